@@ -1,0 +1,155 @@
+"""The result of a check: a status, one sentence for the learner, and the misconception found.
+
+A check returns a :class:`CheckResult`; a public check cell displays it, a hidden test cell calls
+:meth:`CheckResult.require`, which raises :class:`CheckFailed` (an ``AssertionError``) with the same
+sentence, or :class:`NotAttempted` when the answer is still the stub.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import html
+import traceback
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+PASSED, FAILED, NOT_ATTEMPTED, ERROR = "passed", "failed", "not_attempted", "error"
+
+_ICONS = {PASSED: "✔", FAILED: "✘", NOT_ATTEMPTED: "…", ERROR: "⚠"}
+_COLOURS = {PASSED: "#1a7f37", FAILED: "#cf222e", NOT_ATTEMPTED: "#9a6700", ERROR: "#cf222e"}
+
+
+class CheckFailed(AssertionError):
+    """Raised by :meth:`CheckResult.require` when a check failed or the learner's code raised."""
+
+
+class NotAttempted(AssertionError):
+    """Raised by :meth:`CheckResult.require` when the answer is still the release stub."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Outcome of one check.
+
+    Attributes
+    ----------
+    check : str
+        What was checked, e.g. ``"metric choice"``.
+    status : str
+        ``passed``, ``failed``, ``not_attempted`` or ``error`` (the learner's code raised).
+    message : str
+        One second-person sentence: what we saw, the mistake's name, the fix.
+    misconception : str or None
+        Identifier of the misconception found (``None`` when passed or not attempted).
+    """
+
+    check: str
+    status: str
+    message: str
+    misconception: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASSED
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        return f"{_ICONS[self.status]} {self.check}: {self.message}"
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        colour = _COLOURS[self.status]
+        label = self.status.replace("_", " ")
+        return (
+            f'<div style="border-left:4px solid {colour};padding:4px 10px;margin:4px 0">'
+            f'<b style="color:{colour}">{_ICONS[self.status]} {html.escape(self.check)} — {label}</b><br>'
+            f"{html.escape(self.message)}</div>"
+        )
+
+    def require(self) -> None:
+        """Raise with this result's message unless the check passed (for hidden test cells)."""
+        if self.status == NOT_ATTEMPTED:
+            raise NotAttempted(self.message)
+        if self.status != PASSED:
+            raise CheckFailed(self.message)
+        print(str(self))  # the grader quotes the passing sentence in its report
+
+
+@contextlib.contextmanager
+def quiet():
+    """Silence warnings and stderr inside a test cell: nbgrader scores any stderr output as 0."""
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        yield
+
+
+def passed(check: str, message: str) -> CheckResult:
+    return CheckResult(check, PASSED, message)
+
+
+def failed(check: str, misconception: str, message: str) -> CheckResult:
+    return CheckResult(check, FAILED, message, misconception)
+
+
+def not_attempted(check: str, message: str) -> CheckResult:
+    return CheckResult(check, NOT_ATTEMPTED, message)
+
+
+def is_stub(value) -> bool:
+    """True for the placeholders release notebooks start with (``None`` or ``...``)."""
+    return value is None or value is Ellipsis
+
+
+def check(name: str, *, stub_hint: str) -> Callable:
+    """Decorate a check function: stubs become "not attempted", learner exceptions become "error".
+
+    ``stub_hint`` completes the sentence "Not attempted yet: ..." shown when the learner's code raises
+    ``NotImplementedError`` (the release stub) or when the first argument is still ``None``/``...``.
+    The wrapped function receives ``name`` as its first argument so it can build results.
+    """
+
+    def decorate(fn: Callable[..., CheckResult]) -> Callable[..., CheckResult]:
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs) -> CheckResult:
+            if args and is_stub(args[0]):
+                return not_attempted(name, f"Not attempted yet: {stub_hint}.")
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    return fn(name, *args, **kwargs)
+            except NotImplementedError:
+                return not_attempted(name, f"Not attempted yet: {stub_hint}.")
+            except Exception as exc:  # the learner's object raised while we used it
+                where = _learner_frame(exc)
+                return CheckResult(
+                    name,
+                    ERROR,
+                    f"Your code raised {type(exc).__name__}: {_short(exc)}{where} — fix it and run the cell again.",
+                    "raised",
+                )
+
+        wrapper.check_name = name  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+def _short(exc: BaseException, limit: int = 160) -> str:
+    text = " ".join(str(exc).split()) or "(no message)"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _learner_frame(exc: BaseException) -> str:
+    """Name the learner's function that raised, when the exception came from notebook code."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    for frame in reversed(frames):
+        if frame.filename.startswith("<ipython-input") or "ipykernel_" in frame.filename:
+            return f" (in your function {frame.name})" if frame.name != "<module>" else ""
+    return ""

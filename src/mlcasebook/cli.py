@@ -1,0 +1,140 @@
+"""`mlcasebook`: grade your notebook, see your progress, regenerate releases, set up your workspace."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+
+_STATUS_MARK = {"passed": "✔", "failed": "✘", "error": "⚠", "timed out": "⏱", "not attempted": "…", "manual": "✎"}
+
+
+def _fmt_points(points, max_points) -> str:
+    got = "–" if points is None else f"{points:g}"
+    return f"{got}/{max_points:g}"
+
+
+def print_report(report, out=sys.stdout) -> None:
+    width = max([len(p.grade_id) for p in report.parts] + [4])
+    print(f"{report.notebook}  (graded against {report.source})", file=out)
+    for note in report.notes:
+        print(f"  note: {note}", file=out)
+    print(f"  {'part'.ljust(width)}  points  status          message", file=out)
+    for p in report.parts:
+        status = f"{_STATUS_MARK.get(p.status, '?')} {p.status}"
+        print(f"  {p.grade_id.ljust(width)}  {_fmt_points(p.points, p.max_points):>6}  {status:<14}  {p.message}", file=out)
+    print(f"  total: {report.score:g}/{report.max_score:g}", end="", file=out)
+    if report.manual_points:
+        print(f"  (+{report.manual_points:g} points for written answers, graded by hand against the rubric)", end="", file=out)
+    print(f"   [{report.seconds:.1f} s]", file=out)
+
+
+def cmd_check(args) -> int:
+    from mlcasebook import grading, progress
+
+    try:
+        report = grading.grade(Path(args.notebook), timeout=args.timeout)
+    except grading.GradingInputError as exc:
+        print(f"mlcasebook check: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        progress.record(report)
+    except OSError as exc:  # grading still counts; say why history was not kept
+        print(f"mlcasebook check: could not record progress ({exc})", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print_report(report)
+    return EXIT_OK
+
+
+def cmd_progress(args) -> int:
+    from mlcasebook import progress
+
+    rows = progress.summary()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    width = max(len(r["notebook"]) for r in rows) if rows else 8
+    print(f"{'notebook'.ljust(width)}  latest    best      when (UTC)")
+    for r in rows:
+        if r["latest"] is None:
+            print(f"{r['notebook'].ljust(width)}  —         —         not checked yet")
+            continue
+        latest = f"{r['latest']['score']:g}/{r['latest']['max_score']:g}"
+        best = f"{r['best']['score']:g}/{r['best']['max_score']:g}"
+        print(f"{r['notebook'].ljust(width)}  {latest:<8}  {best:<8}  {r['latest']['when'].replace('T', ' ')[:16]}")
+    done = sum(1 for r in rows if r["best"] and r["best"]["score"] == r["best"]["max_score"])
+    print(f"{done} of {len(rows)} notebooks at full marks (history: {progress.history_file()})")
+    return EXIT_OK
+
+
+def cmd_release(args) -> int:
+    from mlcasebook import release
+
+    try:
+        outcomes = release.release(force=args.force, assignment_ids=args.module or None)
+    except (release.ReleaseError, FileNotFoundError) as exc:
+        print(f"mlcasebook release: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    refused = [o for o in outcomes if o.action == "refused"]
+    for o in outcomes:
+        line = f"{o.action:9} {o.path}"
+        print(line + (f": {o.reason}" if o.reason else ""), file=sys.stderr if o.action == "refused" else sys.stdout)
+    return EXIT_FAILURE if refused else EXIT_OK
+
+
+def cmd_workspace(args) -> int:
+    from mlcasebook import paths, release
+
+    added = release.sync_workspace()
+    for path in added:
+        print(f"added {path}")
+    print(f"workspace: {paths.workspace_dir()} ({len(added)} new notebook(s); existing ones left untouched)")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mlcasebook", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("check", help="grade a copy of your notebook with the hidden tests",
+                       description="Grade a copy of NOTEBOOK against its source in solutions/ (hidden tests "
+                                   "included). Your file is only read. Exit 0 when graded, 2 on bad input.")
+    p.add_argument("notebook", help="path to your notebook, e.g. workspace/02_case_studies/churn_imbalance.ipynb")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--timeout", type=float, default=60.0, metavar="S", help="seconds allowed per cell (default 60)")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("progress", help="latest and best score of every notebook")
+    p.add_argument("--json", action="store_true", help="print the table as JSON")
+    p.set_defaults(func=cmd_progress)
+
+    p = sub.add_parser("release", help="regenerate notebooks/ from solutions/ with nbgrader",
+                       description="Regenerate the learner releases in notebooks/ from solutions/. Idempotent; "
+                                   "refuses to overwrite a release file edited by hand unless --force.")
+    p.add_argument("module", nargs="*", help="module folders to release (default: all)")
+    p.add_argument("--force", action="store_true", help="overwrite release files even if edited by hand")
+    p.set_defaults(func=cmd_release)
+
+    p = sub.add_parser("workspace", help="copy new release notebooks into workspace/ (never overwrites)")
+    p.set_defaults(func=cmd_workspace)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from mlcasebook.paths import CourseNotFoundError
+
+    try:
+        return args.func(args)
+    except CourseNotFoundError as exc:
+        print(f"mlcasebook: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

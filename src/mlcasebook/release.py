@@ -1,0 +1,128 @@
+"""Generate learner releases (notebooks/) from the sources (solutions/) with nbgrader.
+
+Each release notebook carries a stamp (``metadata.mlcasebook.release_sha256``): the hash of its own
+content. A release file whose content still matches its stamp was written by this command and
+may be regenerated; one that does not (hand-edited, or used as a workspace) is left alone unless
+``force`` is given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from mlcasebook import paths
+
+
+class ReleaseError(RuntimeError):
+    """nbgrader could not generate a release (e.g. duplicate grade ids in a source notebook)."""
+
+
+@dataclass
+class Outcome:
+    path: Path
+    action: str  # "unchanged" | "written" | "refused"
+    reason: str = ""
+
+
+def _content_hash(nb: nbformat.NotebookNode) -> str:
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    nb.metadata.pop("mlcasebook", None)
+    return hashlib.sha256(nbformat.writes(nb).encode()).hexdigest()
+
+
+def stamp(nb: nbformat.NotebookNode) -> str:
+    nb.metadata["mlcasebook"] = {"release_sha256": _content_hash(nb)}
+    return nbformat.writes(nb) + "\n"
+
+
+def is_untouched(path: Path) -> bool:
+    """True if a release file still matches the stamp it was written with."""
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception:
+        return False
+    recorded = nb.metadata.get("mlcasebook", {}).get("release_sha256")
+    return recorded is not None and recorded == _content_hash(nb)
+
+
+def assignments() -> list[str]:
+    return sorted(p.name for p in paths.solutions_dir().iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def _venv_on_path() -> None:
+    """nbgrader runs `alembic` as a subprocess: make the interpreter's own scripts folder findable."""
+    bindir = str(Path(sys.executable).parent)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+
+
+def generate(assignment_ids: list[str] | None = None) -> dict[Path, str]:
+    """Run nbgrader generate_assignment in a scratch course; return {release path: file text}."""
+    from nbgrader.apps import NbGraderAPI
+    from traitlets.config import Config
+
+    _venv_on_path()
+    ids = assignment_ids or assignments()
+    with tempfile.TemporaryDirectory(prefix="mlcasebook-release-") as tmp:
+        root = Path(tmp)
+        for aid in ids:
+            src = paths.solutions_dir() / aid
+            if not src.is_dir():
+                raise FileNotFoundError(f"no module folder solutions/{aid}")
+            dest = root / "source" / aid
+            dest.mkdir(parents=True)
+            for nb_path in sorted(src.glob("*.ipynb")):
+                shutil.copy2(nb_path, dest / nb_path.name)
+        config = Config()
+        config.CourseDirectory.root = str(root)
+        config.CourseDirectory.course_id = "mlcasebook"
+        config.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
+        config.GenerateAssignment.create_assignment = True
+        api = NbGraderAPI(config=config)
+        out: dict[Path, str] = {}
+        for aid in ids:
+            result = api.generate_assignment(aid, force=True)
+            if not result.get("success"):
+                raise ReleaseError(f"nbgrader generate_assignment {aid} failed:\n{result.get('log', '')}\n{result.get('error', '')}")
+            for nb_path in sorted((root / "release" / aid).glob("*.ipynb")):
+                nb = nbformat.read(nb_path, as_version=4)
+                out[paths.release_dir() / aid / nb_path.name] = stamp(nb)
+    return out
+
+
+def release(*, force: bool = False, assignment_ids: list[str] | None = None) -> list[Outcome]:
+    outcomes = []
+    for path, text in generate(assignment_ids).items():
+        if path.is_file() and path.read_text() == text:
+            outcomes.append(Outcome(path, "unchanged"))
+            continue
+        if path.is_file() and not force and not is_untouched(path):
+            outcomes.append(Outcome(path, "refused", "it was edited by hand since it was generated; "
+                                    "move your edits to solutions/ or pass --force to overwrite"))
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        outcomes.append(Outcome(path, "written"))
+    return outcomes
+
+
+def sync_workspace() -> list[Path]:
+    """Copy each release notebook into workspace/ where the learner has no copy yet; return the new copies."""
+    added = []
+    for src in sorted(paths.release_dir().glob("*/*.ipynb")):
+        dest = paths.workspace_dir() / src.parent.name / src.name
+        if dest.exists():
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dest)
+        added.append(dest)
+    return added
