@@ -1,0 +1,10 @@
+"""Misconception detectors, one module per topic.
+
+Each check is a pure function of the learner's objects that returns a :class:`CheckResult`:
+displayed in a public check cell, ``.require()``-d in a hidden test cell.
+"""
+
+from mlcasebook.checks import churn
+from mlcasebook.checks.result import CheckFailed, CheckResult, NotAttempted, quiet
+
+__all__ = ["CheckFailed", "CheckResult", "NotAttempted", "churn", "quiet"]
