@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -222,11 +223,13 @@ def execute(nb: nbformat.NotebookNode, timeout: float, workdir: Path) -> tuple[n
         work = copy.deepcopy(nb)
         for index, why in run.replaced.items():
             work.cells[index] = _stand_in(work.cells[index], why, timeout)
+        # one thread per kernel: OpenMP models (HistGradientBoosting) thrash when parallel graders share 2 cores
+        env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "MPLBACKEND": "Agg"}
         client = NotebookClient(work, timeout=timeout, interrupt_on_timeout=True, allow_errors=True,
                                 kernel_name="python3", resources={"metadata": {"path": str(workdir)}},
                                 shutdown_kernel="immediate", extra_arguments=["--IPKernelApp.log_level=ERROR"])
         failure = None
-        with client.setup_kernel():
+        with client.setup_kernel(env=env):
             for index, cell in enumerate(work.cells):
                 if cell.cell_type != "code":
                     continue

@@ -281,7 +281,8 @@ def best_profit(churn, proba) -> float:
 
 @check("profit threshold", stub_hint="set `threshold` to the churn probability above which you contact a customer")
 def profit_threshold(name: str, threshold: float, calibrated, X_hidden, true_proba, *, min_share: float = 0.95) -> CheckResult:
-    """Misconceptions: ``default_threshold`` (0.5), ``ignored_save_rate`` (50/500 = 0.1), ``threshold_not_from_costs``.
+    """Misconceptions: ``default_threshold`` (0.5), ``ignored_save_rate`` (50/500 = 0.1),
+    ``uncalibrated_for_threshold`` (1/3 applied to uncalibrated scores), ``threshold_not_from_costs``.
 
     The learner's threshold, applied to their own probabilities on hidden customers, must earn at
     least 95 % of the best expected profit any threshold on the same probabilities earns there.
@@ -300,6 +301,10 @@ def profit_threshold(name: str, threshold: float, calibrated, X_hidden, true_pro
         return failed(name, "ignored_save_rate",
                       "Your threshold 0.1 assumes every contacted churner is saved; only 30 % are, so a contact pays "
                       "off above 50 / (500 * 0.3).")
+    if share < min_share and abs(t - PROFIT_THRESHOLD) < 0.02:
+        return failed(name, "uncalibrated_for_threshold",
+                      f"Your threshold is the break-even point for calibrated probabilities, but applied to the "
+                      f"probabilities of `calibrated` it earns only {share:.0%} of the attainable profit: calibrate them first.")
     if share < min_share:
         return failed(name, "threshold_not_from_costs",
                       f"Your threshold earns {share:.0%} of the attainable profit on unseen customers; derive it from "
@@ -331,7 +336,7 @@ def telco_quality(name: str, telco_pipeline, X, y, *, n_splits: int = 3, min_lif
 
 
 DECISION_CHOICES = {
-    "metric": {"average_precision"},
+    "metric": _AP_NAMES,
     "split": {"stratified"},
     "resampling": {"inside_pipeline", "class_weight", "none"},
     "probabilities": {"calibrated"},

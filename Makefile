@@ -1,0 +1,57 @@
+# mlcasebook — two commands for learners: `make lab` and `make test`.
+# Every target installs what it needs into .venv (created with the system python3) and skips what is done.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.mlcasebook-installed
+ARGS   ?=
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: install lab test test-fast bench release workspace lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/jupyter server extension enable --sys-prefix nbgrader.server_extensions.formgrader >/dev/null
+	$(BIN)/jupyter server extension enable --sys-prefix nbgrader.server_extensions.validate_assignment >/dev/null
+	$(BIN)/jupyter server extension enable --sys-prefix nbgrader.server_extensions.assignment_list >/dev/null
+	$(BIN)/jupyter server extension enable --sys-prefix nbgrader.server_extensions.course_list >/dev/null
+	$(BIN)/jupyter labextension enable --level=sys_prefix @jupyter/nbgrader >/dev/null
+	touch $@
+
+install: $(STAMP)
+
+## Learners: set up, copy new notebooks into workspace/ (never overwriting yours), open JupyterLab there.
+lab: install workspace
+	$(BIN)/jupyter lab --ServerApp.root_dir=workspace $(ARGS)
+
+workspace: install
+	$(BIN)/mlcasebook workspace
+
+## Everyone: the whole test suite (unit tests, grading validity, release sync, nbval on every notebook).
+## nbval runs each notebook's cells in order in one kernel, so notebooks are spread over workers whole (loadscope).
+test: install
+	MPLBACKEND=Agg $(BIN)/python -m pytest -n 2 -p no:cacheprovider --nbval-lax --dist loadscope solutions notebooks $(ARGS)
+	MPLBACKEND=Agg $(BIN)/python -m pytest -n 2 -p no:cacheprovider tests $(ARGS)
+
+## Quick loop while writing checks: everything that does not execute a notebook.
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow" tests $(ARGS)
+
+## Benchmarks: writes benchmarks/results.json.
+bench: install
+	MPLBACKEND=Agg $(BIN)/python benchmarks/run.py $(ARGS)
+
+## Authors: regenerate notebooks/ from solutions/ with nbgrader.
+release: install
+	$(BIN)/mlcasebook release $(ARGS)
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache src/*.egg-info
