@@ -35,8 +35,10 @@ workspace: install
 ## Everyone: the whole test suite (unit tests, grading validity, release sync, nbval on every notebook).
 ## nbval runs each notebook's cells in order in one kernel, so notebooks are spread over workers whole (loadscope).
 test: install
-	MPLBACKEND=Agg $(BIN)/python -m pytest -n 2 -p no:cacheprovider --nbval-lax --dist loadscope solutions notebooks $(ARGS)
-	MPLBACKEND=Agg $(BIN)/python -m pytest -n 2 -p no:cacheprovider tests $(ARGS)
+	@status=0; \
+	MPLBACKEND=Agg $(BIN)/python -m pytest -n 2 -p no:cacheprovider --nbval-lax --dist loadscope solutions notebooks $(ARGS) || status=1; \
+	MPLBACKEND=Agg $(BIN)/python -m pytest -n 2 -p no:cacheprovider tests $(ARGS) || status=1; \
+	exit $$status
 
 ## Quick loop while writing checks: everything that does not execute a notebook.
 test-fast: install

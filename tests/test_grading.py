@@ -7,9 +7,9 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from notebook_fixtures import ROOT, build_submission, fixture_files, load, release_of
 
 from mlcasebook import grading
+from notebook_fixtures import ROOT, build_submission, fixture_files, load, release_of
 
 SOLUTIONS = sorted((ROOT / "solutions").glob("*/*.ipynb"))
 pytestmark = pytest.mark.slow

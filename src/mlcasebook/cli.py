@@ -17,7 +17,8 @@ def _fmt_points(points, max_points) -> str:
     return f"{got}/{max_points:g}"
 
 
-def print_report(report, out=sys.stdout) -> None:
+def print_report(report, out=None) -> None:
+    out = out or sys.stdout
     width = max([len(p.grade_id) for p in report.parts] + [4])
     print(f"{report.notebook}  (graded against {report.source})", file=out)
     for note in report.notes:

@@ -87,6 +87,7 @@ def generate(assignment_ids: list[str] | None = None) -> dict[Path, str]:
         config.CourseDirectory.course_id = "mlcasebook"
         config.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
         config.GenerateAssignment.create_assignment = True
+        config.Exchange.root = str(root / "exchange")  # unused, but nbgrader complains if the default is unwritable
         api = NbGraderAPI(config=config)
         out: dict[Path, str] = {}
         for aid in ids:

@@ -280,17 +280,22 @@ def best_profit(churn, proba) -> float:
 
 
 @check("profit threshold", stub_hint="set `threshold` to the churn probability above which you contact a customer")
-def profit_threshold(name: str, threshold: float, calibrated, X_hidden, true_proba, *, min_share: float = 0.95) -> CheckResult:
+def profit_threshold(name: str, threshold: float, calibrated, X_hidden, truth, *, min_share: float = 0.95) -> CheckResult:
     """Misconceptions: ``default_threshold`` (0.5), ``ignored_save_rate`` (50/500 = 0.1),
     ``uncalibrated_for_threshold`` (1/3 applied to uncalibrated scores), ``threshold_not_from_costs``.
 
     The learner's threshold, applied to their own probabilities on hidden customers, must earn at
     least 95 % of the best expected profit any threshold on the same probabilities earns there.
-    Profit is the expectation under the generator's true churn probabilities ``true_proba``, so
-    label noise does not move the bar; the exact 1/3 on calibrated scores earns ~99 %, 0.5 ~75 %.
+    Profit is the expectation under the generator's true churn probabilities (``truth``: a
+    :class:`ChurnTruth`, indexed by ``X_hidden.index``, or an array aligned with ``X_hidden``), so label
+    noise does not move the bar; the exact 1/3 on calibrated scores earns ~99 %, 0.5 ~75 %.
     """
     t = float(threshold)
     p = _proba(calibrated, X_hidden)
+    if hasattr(truth, "probability"):
+        true_proba = np.asarray(truth.probability)[np.asarray(X_hidden.index)]
+    else:
+        true_proba = np.asarray(truth, dtype=float)
     best = best_profit(true_proba, p)
     share = expected_profit(true_proba, p >= t) / best if best > 0 else 1.0
     if abs(t - 0.5) < 1e-9:

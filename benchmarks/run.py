@@ -1,0 +1,131 @@
+"""`make bench`: measure every solution notebook and the grading paths; write benchmarks/results.json.
+
+Each figure sits beside its baseline measured in the same run:
+* execution seconds of each solution notebook (budget 20 s) and the kernel's peak memory;
+* `mlcasebook check` seconds on the solution vs plain execution of the same notebook (ratio);
+* `nbgrader autograde` seconds for the same notebook in a scratch course (what a cohort instructor runs);
+* for notebooks with a ground truth: the reference solution's metric vs the generator's optimum.
+Options: --only NAME (substring of the notebook path), --suite (also time the whole test suite).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BUDGET_SECONDS = 20.0
+
+# Code run after a solution notebook, in its kernel, to read the reference metric and its optimum.
+PROBES = {
+    "churn_imbalance": (
+        "import json\n"
+        "_h = datasets.make_churn(10_000, random_state=8128)\n"
+        "_ap = average_precision_score(_h.target, pipeline.predict_proba(_h.frame)[:, 1])\n"
+        "print('BENCH ' + json.dumps({'metric': 'average precision',"
+        " 'test_reference': round(float(test_ap), 4),"
+        " 'test_oracle': round(float(data.truth.oracle_average_precision(y_test, X_test.index)), 4),"
+        " 'heldout_reference': round(float(_ap), 4),"
+        " 'heldout_oracle': round(float(_h.truth.oracle_average_precision(_h.target)), 4)}))\n"
+    ),
+}
+
+
+def _env() -> dict:
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "MPLBACKEND": "Agg", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+
+
+def execute(notebook: Path) -> dict:
+    probe = PROBES.get(notebook.stem, "")
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "execute_notebook.py"), str(notebook), probe],
+                         capture_output=True, text=True, env=_env(), check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def check_seconds(notebook: Path) -> tuple[float, float, float]:
+    from mlcasebook import grading
+
+    started = time.perf_counter()
+    report = grading.grade(notebook)
+    return round(time.perf_counter() - started, 2), report.score, report.max_score
+
+
+def autograde_seconds(notebook: Path) -> float:
+    """nbgrader generate + autograde of one submission (the solution) in a scratch course; autograde timed alone."""
+    with tempfile.TemporaryDirectory(prefix="mlcasebook-bench-") as tmp:
+        course = Path(tmp)
+        module = notebook.parent.name
+        (course / "solutions" / module).mkdir(parents=True)
+        shutil.copy(notebook, course / "solutions" / module)
+        shutil.copy(ROOT / "nbgrader_config.py", course)
+        run = lambda *a: subprocess.run([sys.executable, "-m", "nbgrader", *a], cwd=course, env=_env(),  # noqa: E731
+                                        capture_output=True, text=True, check=True)
+        run("generate_assignment", module, "--force")
+        sub = course / "submitted" / "bench" / module
+        sub.mkdir(parents=True)
+        shutil.copy(notebook, sub)
+        started = time.perf_counter()
+        run("autograde", module)
+        return round(time.perf_counter() - started, 2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default="", help="benchmark only notebooks whose path contains this")
+    parser.add_argument("--suite", action="store_true", help="also time `make test`'s pytest runs")
+    parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results.json"))
+    args = parser.parse_args()
+
+    notebooks = [p for p in sorted((ROOT / "solutions").glob("*/*.ipynb")) if args.only in str(p)]
+    results = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
+               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                           "load_average_at_start": os.getloadavg()[0]},
+               "budget_seconds_per_notebook": BUDGET_SECONDS, "notebooks": {}}
+    for nb in notebooks:
+        name = f"{nb.parent.name}/{nb.stem}"
+        print(f"· {name}: executing", flush=True)
+        plain = execute(nb)
+        print(f"  plain execution {plain['seconds']} s; grading with mlcasebook check", flush=True)
+        check_s, score, max_score = check_seconds(nb)
+        print(f"  check {check_s} s ({score:g}/{max_score:g}); nbgrader autograde", flush=True)
+        auto_s = autograde_seconds(nb)
+        entry = {
+            "execution_seconds": plain["seconds"],
+            "within_budget": plain["seconds"] <= BUDGET_SECONDS,
+            "kernel_peak_rss_mb": plain["kernel_peak_rss_mb"],
+            "execution_errors": plain["errors"],
+            "check_seconds": check_s,
+            "check_vs_execution_ratio": round(check_s / plain["seconds"], 2),
+            "check_score": f"{score:g}/{max_score:g}",
+            "nbgrader_autograde_seconds": auto_s,
+            "check_vs_autograde_ratio": round(check_s / auto_s, 2),
+        }
+        m = plain.get("measured") or {}
+        if m:
+            entry["reference_vs_optimum"] = {
+                **m,
+                "test_ratio": round(m["test_reference"] / m["test_oracle"], 3),
+                "heldout_ratio": round(m["heldout_reference"] / m["heldout_oracle"], 3),
+            }
+        results["notebooks"][name] = entry
+        print(f"  autograde {auto_s} s", flush=True)
+    if args.suite:
+        started = time.perf_counter()
+        subprocess.run(["make", "test"], cwd=ROOT, env=_env(), check=False)
+        results["test_suite_seconds"] = round(time.perf_counter() - started, 1)
+    Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
