@@ -305,7 +305,7 @@ def _answer_status(cell, index: int, run: _Run, timeout: float) -> tuple[str, st
     ename, evalue = err
     if ename == "NotImplementedError":
         return NOT_ATTEMPTED, f"Not attempted yet: replace `raise NotImplementedError()` in cell {gid} with your answer."
-    return ERROR, f"Your cell {gid} raised {ename}: {evalue[:160]}"
+    return ERROR, f"Your cell {gid} raised {ename}: {evalue[:400]}"
 
 
 def score(nb: nbformat.NotebookNode, run: _Run, timeout: float) -> list[Part]:
@@ -334,9 +334,16 @@ def score(nb: nbformat.NotebookNode, run: _Run, timeout: float) -> list[Part]:
         elif run.replaced.get(index) == "crashed":
             status, message = ERROR, "This test crashed the Python kernel while running your code."
         elif points < max_points:
-            status, message = _explain(cell, answers.get(gid.removesuffix("_test")), run, timeout)
+            status, message = _explain(cell, _answer_for(gid, answers), run, timeout)
         parts.append(Part(gid, points, max_points, status, message))
     return parts
+
+
+def _answer_for(test_id: str, answers: dict):
+    """The answer cell a test grades: ``<answer>_test`` or ``<answer>_<aspect>_test`` (longest matching id)."""
+    stem = test_id.removesuffix("_test")
+    matches = [a for a in answers if stem == a or stem.startswith(a + "_")]
+    return answers[max(matches, key=len)] if matches else None
 
 
 def _passed_message(cell) -> str:
@@ -362,7 +369,7 @@ def _explain(cell, answer, run: _Run, timeout: float) -> tuple[str, str]:
     if ename == "NotImplementedError":
         return NOT_ATTEMPTED, "Not attempted yet: a function this part calls still raises NotImplementedError."
     if ename:
-        return ERROR, f"Running this part raised {ename}: {evalue[:160]}"
+        return ERROR, f"Running this part raised {ename}: {evalue[:400]}"
     return FAILED, "This part wrote to stderr or returned a partial score."
 
 
