@@ -16,6 +16,7 @@ The steps mirror ``nbgrader autograde`` and reuse its rules:
 
 from __future__ import annotations
 
+import ast
 import copy
 import logging
 import os
@@ -191,11 +192,27 @@ def rebuild(source_nb, learner_nb, release_nb=None) -> tuple[nbformat.NotebookNo
         out.insert(index, new)
         seen.add(gid)
     nb = copy.deepcopy(source_nb)
-    nb.cells = out
+    nb.cells = [cell for cell in out if not _display_only(cell)]
     for cell in nb.cells:
         if cell.get("cell_type") == "code":
             cell.outputs, cell.execution_count = [], None
     return nb, notes
+
+
+def _display_only(cell) -> bool:
+    """A locked public check cell that only displays a check's result: a single call, no assignment.
+
+    It cannot change any score (checks are pure functions), so grading skips it and saves its cost.
+    """
+    meta = _nbgrader(cell)
+    if cell.get("cell_type") != "code" or not meta.get("locked") or meta.get("grade") or meta.get("solution"):
+        return False
+    try:
+        tree = ast.parse(cell.get("source", ""))
+    except SyntaxError:
+        return False
+    return (len(tree.body) == 1 and isinstance(tree.body[0], ast.Expr) and isinstance(tree.body[0].value, ast.Call)
+            and ast.unparse(tree.body[0].value.func).startswith(("checks.", "display")))
 
 
 # ---------------------------------------------------------------- executing

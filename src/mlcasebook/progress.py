@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from mlcasebook import paths
@@ -24,7 +24,7 @@ def record(report) -> None:
         "notebook": report.notebook,
         "score": report.score,
         "max_score": report.max_score,
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     with path.open("a") as fh:
         fh.write(json.dumps(entry) + "\n")

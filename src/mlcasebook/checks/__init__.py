@@ -4,7 +4,10 @@ Each check is a pure function of the learner's objects that returns a :class:`Ch
 displayed in a public check cell, ``.require()``-d in a hidden test cell.
 """
 
-from mlcasebook.checks import churn
+from mlcasebook.checks import ab_design, ab_pitfalls, bias_variance, churn, metrics, residuals
 from mlcasebook.checks.result import CheckFailed, CheckResult, NotAttempted, quiet
 
-__all__ = ["CheckFailed", "CheckResult", "NotAttempted", "churn", "quiet"]
+__all__ = [
+    "CheckFailed", "CheckResult", "NotAttempted", "quiet",
+    "ab_design", "ab_pitfalls", "bias_variance", "churn", "metrics", "residuals",
+]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import io
 import html
+import io
 import traceback
 import warnings
 from collections.abc import Callable
