@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chisquare, norm
 
+from mlcasebook.checks.decisions import judge_decision
 from mlcasebook.checks.result import CheckResult, check, failed, not_attempted, passed
 
 BASELINE, TARGET, ALPHA, POWER = 0.10, 0.11, 0.05, 0.80
@@ -556,21 +557,6 @@ def decision(name: str, decision: dict) -> CheckResult:
     excludes zero and its upper end reaches the 1 pp target; do not ship if it contains zero or lies below 1 pp;
     never extend. The notebook's data give +1.04 pp, 95 % CI [+0.46, +1.62] (CUPED: +0.91 pp, [+0.4, +1.4]), so
     "ship" is the only answer under the rule whichever estimator the learner uses."""
-    if not isinstance(decision, dict):
-        return failed(name, "not_a_dict", "Your decision must be a dict with the keys "
-                      + ", ".join(DECISION_CHOICES) + ".")
-    missing = [k for k in DECISION_CHOICES if decision.get(k) is None or decision.get(k) is Ellipsis]
-    if len(missing) == len(DECISION_CHOICES):
-        return not_attempted(name, "Not attempted yet: fill in one choice per key of `decision`")
-    if missing:
-        return failed(name, "missing_key", f"Your decision has no choice for {', '.join(missing)}.")
-    for key, good in DECISION_CHOICES.items():
-        choice = _norm(decision[key])
-        if choice in good:
-            continue
-        why = _DECISION_MISTAKES.get((key, choice))
-        if why:
-            return failed(name, f"decision_{key}", f"For {key} you chose '{choice}', but {why}.")
-        return failed(name, "unknown_choice", f"'{decision[key]}' is not one of the choices listed for {key}.")
-    return passed(name, "Debug the SRM first, ship the redesign on its interval, and skip the A/B test where it "
+    return judge_decision(name, decision, DECISION_CHOICES, _DECISION_MISTAKES, _norm,
+                          "Debug the SRM first, ship the redesign on its interval, and skip the A/B test where it "
                         "cannot answer in time or would withhold safety.")

@@ -15,6 +15,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
 
 from mlcasebook.checks.churn import CONTACT_COST, PROFIT_THRESHOLD, SAVE_RATE, VALUE, best_profit, expected_profit
+from mlcasebook.checks.decisions import judge_decision
 from mlcasebook.checks.result import CheckResult, check, failed, not_attempted, passed
 
 __all__ = [
@@ -409,21 +410,6 @@ _DECISION_MISTAKES = {
 @check("decision", stub_hint="fill in the `decision` dict with one choice per key")
 def decision(name: str, decision: dict) -> CheckResult:
     """Misconceptions: ``missing_key``, ``unknown_choice``, and one ``decision_<key>`` per wrong choice."""
-    if not isinstance(decision, dict):
-        return failed(name, "not_a_dict",
-                      "Your decision must be a dict with the keys " + ", ".join(DECISION_CHOICES) + ".")
-    missing = [k for k in DECISION_CHOICES if decision.get(k) is None or decision.get(k) is Ellipsis]
-    if len(missing) == len(DECISION_CHOICES):
-        return not_attempted(name, "Not attempted yet: fill in one choice per key of `decision`.")
-    if missing:
-        return failed(name, "missing_key", f"Your decision has no choice for {', '.join(missing)}.")
-    for key, good in DECISION_CHOICES.items():
-        choice = _norm(decision[key])
-        if choice in good:
-            continue
-        why = _DECISION_MISTAKES.get((key, choice))
-        if why:
-            return failed(name, f"decision_{key}", f"For {key} you chose '{choice}', but {why}.")
-        return failed(name, "unknown_choice", f"'{decision[key]}' is not one of the choices listed for {key}.")
-    return passed(name, "Your decision reports average precision at 1 %, and sets the threshold from money on "
+    return judge_decision(name, decision, DECISION_CHOICES, _DECISION_MISTAKES, _norm,
+                          "Your decision reports average precision at 1 %, and sets the threshold from money on "
                   "probabilities whose calibration you checked, tuned away from the test set.")

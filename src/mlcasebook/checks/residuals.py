@@ -19,6 +19,7 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.model_selection import KFold
 
+from mlcasebook.checks.decisions import judge_decision
 from mlcasebook.checks.result import CheckResult, check, failed, passed
 
 TARGET = "Sale_Price"
@@ -574,21 +575,6 @@ _DECISION_MISTAKES = {
 @check("decision", stub_hint="fill in the `decision` dict with one choice per key")
 def decision(name: str, decision: dict) -> CheckResult:
     """Misconceptions: ``missing_key``, ``unknown_choice``, and one ``decision_<key>`` per wrong choice."""
-    if not isinstance(decision, dict):
-        return failed(name, "not_a_dict",
-                      "Your decision must be a dict with the keys " + ", ".join(DECISION_CHOICES) + ".")
-    missing = [k for k in DECISION_CHOICES if k not in decision or decision[k] in (None, ...)]
-    if len(missing) == len(DECISION_CHOICES):
-        return CheckResult(name, "not_attempted", "Not attempted yet: fill in one choice per key of `decision`.")
-    if missing:
-        return failed(name, "missing_key", f"Your decision has no choice for {', '.join(missing)}.")
-    for key, good in DECISION_CHOICES.items():
-        choice = _norm(decision[key])
-        if choice in good:
-            continue
-        why = _DECISION_MISTAKES.get((key, choice))
-        if why:
-            return failed(name, f"decision_{key}", f"For {key} you chose '{choice}', but {why}.")
-        return failed(name, "unknown_choice", f"'{decision[key]}' is not one of the choices listed for {key}.")
-    return passed(name, "Log target judged in dollars on held-out houses, no target-derived features, worst cases "
+    return judge_decision(name, decision, DECISION_CHOICES, _DECISION_MISTAKES, _norm,
+                          "Log target judged in dollars on held-out houses, no target-derived features, worst cases "
                   "investigated.")

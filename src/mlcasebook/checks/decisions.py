@@ -1,0 +1,33 @@
+"""Judge a learner's ``decision`` dict: one fixed choice per key, each wrong choice named.
+
+Every notebook ends with a decision dict. The rules are the same everywhere, so they live here:
+an all-empty dict is "not attempted"; a missing key, an unknown choice and each known wrong choice
+(``decision_<key>``, with the reason written in the notebook's check module) get their own message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from mlcasebook.checks.result import CheckResult, failed, is_stub, not_attempted, passed
+
+
+def judge_decision(name: str, decision, choices: Mapping[str, set], mistakes: Mapping[tuple[str, str], str],
+                   norm: Callable[[object], str], praise: str) -> CheckResult:
+    """Compare ``decision`` with the accepted ``choices`` per key; ``mistakes`` maps (key, choice) to why it is wrong."""
+    if not isinstance(decision, dict):
+        return failed(name, "not_a_dict", "Your decision must be a dict with the keys " + ", ".join(choices) + ".")
+    missing = [k for k in choices if is_stub(decision.get(k))]
+    if len(missing) == len(choices):
+        return not_attempted(name, "Not attempted yet: fill in one choice per key of `decision`.")
+    if missing:
+        return failed(name, "missing_key", f"Your decision has no choice for {', '.join(missing)}.")
+    for key, good in choices.items():
+        choice = norm(decision[key])
+        if choice in good:
+            continue
+        why = mistakes.get((key, choice))
+        if why:
+            return failed(name, f"decision_{key}", f"For {key} you chose '{choice}', but {why}.")
+        return failed(name, "unknown_choice", f"'{decision[key]}' is not one of the choices listed for {key}.")
+    return passed(name, praise)
