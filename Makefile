@@ -26,8 +26,9 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 install: $(STAMP)
 
 ## Learners: set up, copy new notebooks into workspace/ (never overwriting yours), open JupyterLab there.
+## (--allow-root is added only when run as root, e.g. in a container.)
 lab: install workspace
-	$(BIN)/jupyter lab --ServerApp.root_dir=workspace $(ARGS)
+	$(BIN)/jupyter lab --ServerApp.root_dir=workspace $(if $(filter 0,$(shell id -u)),--allow-root) $(ARGS)
 
 workspace: install
 	$(BIN)/mlcasebook workspace
