@@ -292,13 +292,6 @@ def _interrupted(client: NotebookClient, index: int, grace: float = 10.0) -> boo
         client.timeout = saved
 
 
-def _error_name(cell) -> str | None:
-    for out in cell.get("outputs", []):
-        if out.get("output_type") == "error":
-            return out.get("ename")
-    return None
-
-
 def _error(cell) -> tuple[str, str] | None:
     for out in cell.get("outputs", []):
         if out.get("output_type") == "error":

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chisquare, norm
 
-from mlcasebook.checks.decisions import judge_decision
+from mlcasebook.checks.decisions import judge_decision, normalise_choice
 from mlcasebook.checks.result import CheckResult, check, failed, not_attempted, passed
 
 BASELINE, TARGET, ALPHA, POWER = 0.10, 0.11, 0.05, 0.80
@@ -43,8 +43,7 @@ _ALTERNATIVES = {
 }
 
 
-def _norm(text) -> str:
-    return str(text).strip().lower().replace("-", "_").replace(" ", "_")
+_norm = normalise_choice
 
 
 def normalise_alternative(alternative) -> str | None:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mlcasebook.checks.decisions import judge_decision
+from mlcasebook.checks.decisions import judge_decision, normalise_choice
 from mlcasebook.checks.result import CheckResult, check, failed, passed
 
 ALPHA = 0.05
@@ -427,7 +427,7 @@ _HOLD = {"hold", "do_not_ship", "dont_ship", "control", "no", "keep_control", "i
 
 
 def _norm(text) -> str:
-    return str(text).strip().lower().replace("-", "_").replace(" ", "_").replace("'", "")
+    return normalise_choice(text).replace("'", "")
 
 
 @check("who gets the change", stub_hint="fill `ship_to` with 'ship' or 'hold' for every segment")

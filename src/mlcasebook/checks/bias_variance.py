@@ -14,7 +14,7 @@ import pandas as pd
 from sklearn import config_context
 from sklearn.base import clone
 
-from mlcasebook.checks.decisions import judge_decision
+from mlcasebook.checks.decisions import judge_decision, normalise_choice
 from mlcasebook.checks.result import CheckResult, check, failed, passed
 
 DEGREES = tuple(range(1, 16))
@@ -373,7 +373,7 @@ HELPS, NO_HELP = "helps", "won't_help"
 
 
 def _norm(text) -> str:
-    return str(text).strip().lower().replace(" ", "_").replace("-", "_").replace("’", "'")
+    return normalise_choice(text).replace("’", "'")
 
 
 def more_data_gain(truth, degree: int, *, n_small: int = 60, n_large: int = 480, n_draws: int = 10,

@@ -15,7 +15,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 from mlcasebook.checks import _estimators as est
-from mlcasebook.checks.decisions import judge_decision
+from mlcasebook.checks.decisions import judge_decision, normalise_choice
 from mlcasebook.checks.result import CheckResult, check, failed, passed
 
 VALUE = 500.0
@@ -26,8 +26,7 @@ PROFIT_THRESHOLD = CONTACT_COST / (VALUE * SAVE_RATE)  # = 1/3
 _AP_NAMES = {"average_precision", "ap", "pr_auc", "auprc", "auc_pr", "precision_recall_auc", "area_under_pr_curve"}
 
 
-def _norm(text: str) -> str:
-    return str(text).strip().lower().replace("-", "_").replace(" ", "_")
+_norm = normalise_choice
 
 
 def _proba(model, X) -> np.ndarray:

@@ -12,6 +12,11 @@ from collections.abc import Callable, Mapping
 from mlcasebook.checks.result import CheckResult, failed, is_stub, not_attempted, passed
 
 
+def normalise_choice(text) -> str:
+    """Spelling-tolerant form of a learner's choice: "PR-AUC" and "pr auc" both become "pr_auc"."""
+    return str(text).strip().lower().replace("-", "_").replace(" ", "_")
+
+
 def judge_decision(name: str, decision, choices: Mapping[str, set], mistakes: Mapping[tuple[str, str], str],
                    norm: Callable[[object], str], praise: str) -> CheckResult:
     """Compare ``decision`` with the accepted ``choices`` per key; ``mistakes`` maps (key, choice) to why it is wrong."""

@@ -15,7 +15,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
 
 from mlcasebook.checks.churn import CONTACT_COST, PROFIT_THRESHOLD, SAVE_RATE, VALUE, best_profit, expected_profit
-from mlcasebook.checks.decisions import judge_decision
+from mlcasebook.checks.decisions import judge_decision, normalise_choice
 from mlcasebook.checks.result import CheckResult, check, failed, not_attempted, passed
 
 __all__ = [
@@ -32,8 +32,7 @@ def _close(a, b, tol: float = ROUNDING) -> bool:
     return bool(np.isfinite(a) and abs(float(a) - float(b)) <= tol)
 
 
-def _norm(text) -> str:
-    return str(text).strip().lower().replace("-", "_").replace(" ", "_")
+_norm = normalise_choice
 
 
 def _proba(model, X) -> np.ndarray:

@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.model_selection import KFold
 
-from mlcasebook.checks.decisions import judge_decision
+from mlcasebook.checks.decisions import judge_decision, normalise_choice
 from mlcasebook.checks.result import CheckResult, check, failed, passed
 
 TARGET = "Sale_Price"
@@ -44,8 +44,7 @@ SLICE_COLUMNS = ("n", "rmse", "mean_error")
 _OOF_CACHE: dict = {}
 
 
-def _norm(text) -> str:
-    return str(text).strip().lower().replace("-", "_").replace(" ", "_")
+_norm = normalise_choice
 
 
 def rmse(y_true, y_pred) -> float:
