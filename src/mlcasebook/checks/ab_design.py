@@ -93,7 +93,8 @@ def _diagnose_sample_size(name: str, got: float, p0: float, p1: float, alpha: fl
     alt = normalise_alternative(alternative) or TWO_SIDED
     ref = reference_sample_size(p0, p1, alpha, power, alt)
     if not np.isfinite(got) or got <= 0:
-        return failed(name, "not_a_sample_size", f"{what} is {got}, not a positive number of users.")
+        return failed(name, "not_a_sample_size", f"{what} is not a positive number of users; return how many users "
+                                                 "each arm needs.")
     if _close(got, ref):
         return None
     other = TWO_SIDED if alt == ONE_SIDED else ONE_SIDED
@@ -133,6 +134,16 @@ def _diagnose_sample_size(name: str, got: float, p0: float, p1: float, alpha: fl
 DEFAULT_CASES = ((BASELINE, TARGET, ALPHA, POWER), (0.30, 0.27, 0.01, 0.90), (0.02, 0.025, 0.10, 0.80))
 
 
+def _case_kind(p0: float, p1: float, alpha: float, power: float) -> str:
+    """Describe a sample-size case by its kind, never its values (hidden cases must not leak into messages)."""
+    if (p0, p1, alpha, power) == (BASELINE, TARGET, ALPHA, POWER):
+        return "for the case's 10 % -> 11 %"
+    change = "an increase" if p1 > p0 else "a decrease"
+    base = "a higher" if p0 > BASELINE else "a lower" if p0 < BASELINE else "the case's"
+    level = "the brief's" if (alpha, power) == (ALPHA, POWER) else "another"
+    return f"for {change} from {base} baseline at {level} alpha and power"
+
+
 @check("sample-size function", stub_hint="implement `sample_size(p0, p1, alpha, power, alternative)`")
 def sample_size_function(name: str, sample_size: Callable, *, alternative: str = TWO_SIDED,
                          cases: Sequence[tuple[float, float, float, float]] = DEFAULT_CASES) -> CheckResult:
@@ -146,12 +157,12 @@ def sample_size_function(name: str, sample_size: Callable, *, alternative: str =
     alt = normalise_alternative(alternative) or TWO_SIDED
     for p0, p1, alpha, power in cases:
         got = float(sample_size(p0, p1, alpha, power, alt))
-        what = f"sample_size({p0}, {p1}, alpha={alpha}, power={power}, '{alt}') = {got:,.0f}"
+        what = f"Your sample_size {_case_kind(p0, p1, alpha, power)} ({alt})"
         bad = _diagnose_sample_size(name, got, p0, p1, alpha, power, alt, what)
         if bad is not None:
             return bad
-    return passed(name, f"Your sample_size agrees with the two-proportion power calculation ({alt}) on "
-                        f"{len(cases)} cases, increases and decreases included.")
+    return passed(name, f"Your sample_size agrees with the two-proportion power calculation ({alt}) on every case "
+                        "tried, increases and decreases included.")
 
 
 @check("users per arm", stub_hint="set `n_per_arm` with your sample_size function")
@@ -308,10 +319,11 @@ def srm_function(name: str, srm_pvalue: Callable, *, cases=SRM_CASES) -> CheckRe
         if _p_close(got, ref):
             continue
         c = np.asarray(counts, float)
-        if not np.allclose(shares, shares[0]) and _p_close(got, reference_srm_pvalue(counts)):
+        unequal = not np.allclose(shares, shares[0])
+        if unequal and _p_close(got, reference_srm_pvalue(counts)):
             return failed(name, "assumed_equal_split",
-                          f"For counts {list(counts)} planned as {list(shares)} your function tests against an equal "
-                          "split: you ignored the designed shares; compare the counts with total x planned share.")
+                          "For an unequal planned split your function tests against an equal split: you ignored the "
+                          "designed shares; compare the counts with total x planned share.")
         stat = float(chisquare(c, c.sum() * np.asarray(shares) / np.sum(shares)).statistic)
         if abs(got - stat) < 1e-6 * max(1.0, stat) or got > 1:
             return failed(name, "returned_statistic",
@@ -321,9 +333,10 @@ def srm_function(name: str, srm_pvalue: Callable, *, cases=SRM_CASES) -> CheckRe
                           "Your p-value is half the two-sided one: a ratio can be off in either direction, so the "
                           "SRM test is two-sided.")
         return failed(name, "wrong_pvalue",
-                      f"For counts {list(counts)} planned as {list(shares)} your p-value is not that of a chi-square "
-                      "goodness-of-fit test of the counts against the planned split.")
-    return passed(name, f"Your srm_pvalue agrees with a chi-square goodness-of-fit test on {len(cases)} splits, "
+                      f"For an {'unequal' if unequal else 'equal'} planned split your p-value is not that of a "
+                      "chi-square goodness-of-fit test of the counts against the planned split; use "
+                      "scipy.stats.chisquare(counts, total x planned shares).")
+    return passed(name, "Your srm_pvalue agrees with a chi-square goodness-of-fit test on every split tried, "
                         "unequal designs included.")
 
 
@@ -412,11 +425,11 @@ def ci_function(name: str, diff_ci: Callable, experiments: Sequence[pd.DataFrame
         ratio = (hi - lo) / (rhi - rlo)
         if ratio < 0.85:
             return failed(name, "ci_too_narrow",
-                          f"Your interval is {1 - ratio:.0%} narrower than a two-proportion interval: the standard "
+                          "Your interval is more than 15 % narrower than a two-proportion interval: the standard "
                           "error of a difference is sqrt(p1(1-p1)/n1 + p0(1-p0)/n0), with each arm's own n.")
         if ratio > 1.15:
             return failed(name, "ci_too_wide",
-                          f"Your interval is {ratio - 1:.0%} wider than a two-proportion interval: add the two "
+                          "Your interval is more than 15 % wider than a two-proportion interval: add the two "
                           "variances, then take the square root (not the sum of standard errors).")
         covered += lo <= lift <= hi
     d, lo, hi = _triple(diff_ci(experiments[0], 0.10))
@@ -428,12 +441,13 @@ def ci_function(name: str, diff_ci: Callable, experiments: Sequence[pd.DataFrame
     coverage = covered / len(experiments)
     if coverage < min_coverage:
         return failed(name, "low_coverage",
-                      f"Your 95 % interval covered the true lift in only {coverage:.0%} of simulated experiments.")
+                      "Your 95 % interval misses the true lift of simulated experiments far more often than 5 % of "
+                      "the time although its width is right; centre it on the difference: difference +- z x SE.")
     if len(experiments) == 1:
         return passed(name, "Your difference and interval have the right sign, width and alpha, and the interval "
                             + ("covers" if covered else "misses (it happens 5 % of the time)") + " the true lift.")
-    return passed(name, f"Your interval covered the true lift in {coverage:.0%} of {len(experiments)} simulated "
-                        "experiments.")
+    return passed(name, "Your interval covers the true lift of simulated experiments about as often as a 95 % "
+                        "interval should.")
 
 
 # ---------------------------------------------------------------- CUPED
@@ -456,23 +470,24 @@ def cuped_function(name: str, cuped_adjust: Callable, frame: pd.DataFrame, *, rh
     x = frame[covariate].to_numpy(dtype=float)
     adj = np.asarray(cuped_adjust(y.copy(), x.copy()), dtype=float).ravel()
     if adj.shape != y.shape:
-        return failed(name, "wrong_shape", f"cuped_adjust returned {adj.shape[0]} values for {y.shape[0]} users; "
-                                           "return one adjusted value per user.")
+        return failed(name, "wrong_shape", "cuped_adjust returned a different number of values than there are "
+                                           "users; return one adjusted value per user.")
     ratio = float(adj.var() / y.var())
     r = float(np.corrcoef(x, y)[0, 1])
     if ratio > 1.0 + 1e-9:
         return failed(name, "variance_increased",
-                      f"Your adjusted metric varies {ratio - 1:.0%} more than the raw one: theta has the wrong sign or "
+                      "Your adjusted metric varies more than the raw one: theta has the wrong sign or "
                       "scale; use theta = cov(y, x) / var(x) and subtract theta * (x - mean(x)).")
     if abs(ratio - (1 - r * r)) > 0.01:
         return failed(name, "theta_not_cov_over_var",
-                      f"Your adjustment removes {1 - ratio:.1%} of the variance, less than the optimal theta would; "
+                      "Your adjustment removes less of the variance than the optimal theta would; "
                       "use theta = cov(y, x) / var(x), the regression slope, not the correlation.")
     if abs(ratio - (1 - rho**2)) > tolerance:
         return failed(name, "off_theory",
-                      f"Your variance ratio {ratio:.3f} is far from the theoretical 1 - rho^2 for this covariate.")
-    return passed(name, f"CUPED keeps {ratio:.1%} of the variance, as 1 - rho^2 predicts: the same test needs "
-                        f"{1 - ratio:.0%} fewer users.")
+                      "Your variance ratio is far from the theoretical 1 - rho^2 for this covariate; adjust each "
+                      "user's metric with that same user's pre-period covariate.")
+    return passed(name, "CUPED keeps the share 1 - rho^2 of the variance, as theory predicts, so the same test needs "
+                        "proportionally fewer users.")
 
 
 @check("CUPED variance reduction", stub_hint="set `variance_reduction` to 1 - Var(adjusted) / Var(raw)")

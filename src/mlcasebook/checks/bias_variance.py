@@ -14,12 +14,11 @@ import pandas as pd
 from sklearn import config_context
 from sklearn.base import clone
 
+from mlcasebook.cases.bias_variance import ALPHAS, DEGREES  # noqa: F401 - public facts
 from mlcasebook.checks.decisions import judge_decision, normalise_choice
 from mlcasebook.checks.result import CheckResult, check, failed, passed
 
-DEGREES = tuple(range(1, 16))
 RIDGE_DEGREE = 15
-ALPHAS = tuple(float(a) for a in np.logspace(-8, 2, 11))
 UNIT_FACTOR = 10.0  # the same temperatures in tenths of a degree, as many weather feeds store them
 HELDOUT_FACTOR = 2.0
 
@@ -133,22 +132,23 @@ def degree_choice(name: str, choose_degree, X, y, *, degrees=DEGREES) -> CheckRe
     if isinstance(d, bool) or not isinstance(d, numbers.Integral | float | np.integer | np.floating) \
             or float(d) != int(d) or int(d) not in degrees:
         return failed(name, "not_a_degree",
-                      f"choose_degree returned {d!r}; return one whole number from DEGREES (1 to {max(degrees)}).")
+                      f"choose_degree did not return one of DEGREES; return the chosen degree as one whole number "
+                      f"from {min(degrees)} to {max(degrees)}.")
     d = int(d)
     low, high = degree_band(X, y, degrees)
     if low <= d <= high:
-        return passed(name, f"Degree {d} is where cross-validation on these days puts the lowest error.")
+        return passed(name, "Your degree is where cross-validation on these days puts the lowest error.")
     if d > high and d == training_error_degree(X, y, degrees):
         return failed(name, "picked_by_training_error",
-                      f"Your function chose degree {d}, the one with the lowest training error: training error always "
+                      "Your function chose the degree with the lowest training error: training error always "
                       "falls as the polynomial grows, so picking by training error picks the most complex model; pick "
                       "the degree with the lowest cross-validated error.")
     if d > high:
         return failed(name, "overfit_choice",
-                      f"Degree {d} is more complex than anything cross-validation supports on these days; choose the "
+                      "Your degree is more complex than anything cross-validation supports on these days; choose the "
                       "degree that minimises the mean validation error over the folds, computed on X and y only.")
     return failed(name, "underfit_choice",
-                  f"Degree {d} is simpler than anything cross-validation supports on these days: it underfits; choose "
+                  "Your degree is simpler than anything cross-validation supports on these days: it underfits; choose "
                   "the degree that minimises the mean validation error over the folds.")
 
 
@@ -187,8 +187,8 @@ def ridge_pipeline(name: str, make_ridge, X, y, *, sigma: float, alpha: float = 
     change = _rms(celsius.predict(grid), tenths.predict(grid * UNIT_FACTOR))
     if change > 0.01 * sigma:
         return failed(name, "scaler_outside_pipeline",
-                      f"Refitted on the same days with temperature in tenths of a degree, your pipeline's predictions "
-                      f"move by {change:.2f} GW (RMS): it has no scaler of its own, so the penalty depends on the unit and "
+                      "Refitted on the same days with temperature in tenths of a degree, your pipeline's predictions "
+                      "move: it has no scaler of its own, so the penalty depends on the unit and "
                       "a scaler fitted on all the data before cross-validation would have seen the validation folds; put "
                       "StandardScaler inside the pipeline.")
     return passed(name, "Your pipeline predicts the same whatever unit the temperature comes in: the scaler is inside it.")
@@ -245,22 +245,23 @@ def alpha_choice(name: str, choose_alpha, make_ridge, X, y, *, alphas=ALPHAS) ->
     try:
         a = float(a)
     except (TypeError, ValueError):
-        return failed(name, "not_an_alpha", f"choose_alpha returned {a!r}; return the penalty as one positive number.")
+        a = float("nan")
     if not np.isfinite(a) or a <= 0:
-        return failed(name, "not_an_alpha", f"choose_alpha returned {a!r}; return the penalty as one positive number.")
+        return failed(name, "not_an_alpha",
+                      "choose_alpha did not return one positive finite number; return the chosen penalty itself.")
     low, high = alpha_band(make_ridge, X, y, alphas)
     if low <= a <= high:
-        return passed(name, f"alpha = {a:.3g} is where cross-validation on these days puts the lowest error.")
+        return passed(name, "Your alpha is where cross-validation on these days puts the lowest error.")
     if a <= min(alphas) * 1.001:
         return failed(name, "picked_by_training_error",
-                      f"Your function chose alpha = {a:.3g}, the weakest penalty on the grid, which is what the lowest "
+                      "Your function chose the weakest penalty on the grid, which is what the lowest "
                       "training error always picks; choose the alpha with the lowest cross-validated error.")
     if a < low:
         return failed(name, "underregularized",
-                      f"alpha = {a:.3g} is weaker than anything cross-validation supports on these days, so the "
+                      "Your alpha is weaker than anything cross-validation supports on these days, so the "
                       "degree-15 model overfits; choose the alpha that minimises the mean validation error.")
     return failed(name, "overregularized",
-                  f"alpha = {a:.3g} is stronger than anything cross-validation supports on these days, so the model "
+                  "Your alpha is stronger than anything cross-validation supports on these days, so the model "
                   "underfits; choose the alpha that minimises the mean validation error.")
 
 
@@ -307,9 +308,9 @@ def heldout_error(name: str, fit_and_report, X_train, y_train, X_test, y_test, t
                           "the scaler was fitted outside the pipeline (on all the data, before cross-validation), so "
                           "the model you ship cannot take raw inputs; put StandardScaler inside the pipeline.")
         return failed(name, "poor_heldout_error",
-                      f"On new days your model's expected squared error is {ratio:.1f} times the irreducible noise "
-                      f"variance sigma**2, above the {factor:g} a cross-validated choice reaches; check the degree-15 "
-                      "features, the scaler and the alpha search.")
+                      f"On new days your model's expected squared error is more than {factor:g} times the "
+                      "irreducible noise variance sigma**2, which a cross-validated choice stays within; check the "
+                      "degree-15 features, the scaler and the alpha search.")
     actual = float(np.mean((np.asarray(y_test, float) - np.asarray(model.predict(X_test), float).ravel()) ** 2))
     reported = float(test_mse)
     if not np.isclose(reported, actual, rtol=1e-6, atol=1e-9):
@@ -320,7 +321,8 @@ def heldout_error(name: str, fit_and_report, X_train, y_train, X_test, y_test, t
         return failed(name, "test_mse_not_of_model",
                       "Your test_mse is not the mean squared error of the returned model on X_test, y_test; compute "
                       "it once, with the final model, on the test set.")
-    return passed(name, f"On new days your model's expected error is {ratio:.2f} times sigma**2, the irreducible error.")
+    return passed(name, f"On new days your model's expected error is within {factor:g} times sigma**2, the "
+                        "irreducible error.")
 
 
 @check("test set kept for the end", stub_hint="implement `fit_and_report(X_train, y_train, X_test, y_test)`")
@@ -357,11 +359,11 @@ def test_set_untouched(name: str, fit_and_report, X_train, y_train, X_test, y_te
     fit_b = np.mean((y_other.to_numpy() - np.asarray(model_b.predict(X_other), float).ravel()) ** 2)
     if fit_b < fit_a:
         return failed(name, "test_set_selection",
-                      f"When only the test set changed, your model changed too (by {change:.2f} GW RMS) and moved "
+                      "When only the test set changed, your model changed too and moved "
                       "towards the new test labels: you chose a hyperparameter by test-set error, so the reported test "
                       "error is optimistic; choose by cross-validation on the training set and use the test set once.")
     return failed(name, "fitted_on_test",
-                  f"When only the test rows changed, your model changed too (by {change:.2f} GW RMS): something in it "
+                  "When only the test rows changed, your model changed too: something in it "
                   "(e.g. a scaler fitted on training and test set together) learned from the test set; fit every step "
                   "inside the pipeline on the training set only.")
 

@@ -14,14 +14,17 @@ from sklearn.base import clone
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
+from mlcasebook.cases.churn import CONTACT_COST, SAVE_RATE, VALUE, expected_profit  # noqa: F401 - public facts
 from mlcasebook.checks import _estimators as est
 from mlcasebook.checks.decisions import judge_decision, normalise_choice
 from mlcasebook.checks.result import CheckResult, check, failed, passed
 
-VALUE = 500.0
-SAVE_RATE = 0.3
-CONTACT_COST = 50.0
 PROFIT_THRESHOLD = CONTACT_COST / (VALUE * SAVE_RATE)  # = 1/3
+# The two cost mistakes, named alike by this module's and checks.metrics' profit_threshold.
+DEFAULT_THRESHOLD_MESSAGE = ("You kept the default 0.5, which leaves part of the attainable profit on unseen customers "
+                             "unearned; contact a customer when p * 500 * 0.3 exceeds the 50 contact cost.")
+IGNORED_SAVE_RATE_MESSAGE = ("Your threshold 0.1 assumes every contacted churner is saved; only 30 % are, so a contact "
+                             "pays off above 50 / (500 * 0.3).")
 
 _AP_NAMES = {"average_precision", "ap", "pr_auc", "auprc", "auc_pr", "precision_recall_auc", "area_under_pr_curve"}
 
@@ -166,14 +169,15 @@ def heldout_quality(name: str, pipeline, X_hidden, y_hidden, *, oracle_ap: float
     ap = float(average_precision_score(y, _proba(pipeline, X_hidden)))
     if ap < 2 * y.mean():
         return failed(name, "no_better_than_baseline",
-                      f"Your model's average precision on unseen customers is {ap:.2f}, about what random ordering "
-                      f"gives ({y.mean():.2f}); it is no better than the majority baseline — check it was fitted on the "
-                      "features and predicts probabilities.")
+                      "Your model's average precision on unseen customers is about what random ordering gives: it is "
+                      "no better than the majority baseline — check it was fitted on the features and predicts "
+                      "probabilities.")
     if ap < min_ratio * oracle_ap:
         return failed(name, "weak_model",
-                      f"Your model reaches {ap / oracle_ap:.0%} of the best attainable average precision on unseen "
-                      "customers; encode the categorical features and scale the numeric ones in the pipeline.")
-    return passed(name, f"On unseen customers your model reaches {ap / oracle_ap:.0%} of the Bayes-oracle average precision.")
+                      f"Your model reaches less than {min_ratio:.0%} of the best attainable average precision on "
+                      "unseen customers; encode the categorical features and scale the numeric ones in the pipeline.")
+    return passed(name, f"On unseen customers your model reaches at least {min_ratio:.0%} of the Bayes-oracle average "
+                        "precision.")
 
 
 @check("test-set average precision", stub_hint="set `test_ap` to the average precision of `pipeline` on X_test")
@@ -251,24 +255,15 @@ def calibration(name: str, calibrated, X_hidden, y_hidden, *, max_gap: float = 0
     ece = calibration_error(y, p)
     if gap > 3 * max_gap:
         return failed(name, "uncorrected_probabilities",
-                      f"Your probabilities average {p.mean():.2f} while {y.mean():.0%} of customers churn: training "
-                      "on rebalanced data inflates them; calibrate on the original class balance "
+                      "On unseen customers your probabilities average well above the share who churn: training on "
+                      "rebalanced data inflates them; calibrate on the original class balance "
                       "(CalibratedClassifierCV) or apply the under-sampling correction.")
     if abs(gap) > max_gap or ece > max_ece:
         return failed(name, "miscalibrated",
-                      f"On unseen customers your probabilities are off by {ece:.3f} on average (mean {p.mean():.3f} vs "
-                      f"churn rate {y.mean():.3f}); calibrate them with CalibratedClassifierCV on training folds.")
-    return passed(name, f"Your probabilities are calibrated on unseen customers (calibration error {ece:.3f}).")
-
-
-def expected_profit(churn, contacted) -> float:
-    """Expected profit of a contact list.
-
-    ``churn`` holds 0/1 outcomes or true churn probabilities; each contacted churner brings
-    VALUE * SAVE_RATE, each contact costs CONTACT_COST.
-    """
-    p, c = np.asarray(churn, float), np.asarray(contacted, bool)
-    return float(VALUE * SAVE_RATE * p[c].sum() - CONTACT_COST * c.sum())
+                      "On unseen customers your probabilities do not match how often customers churn (overall or "
+                      "within bins of the predicted probability): they are miscalibrated; calibrate them with "
+                      "CalibratedClassifierCV on training folds.")
+    return passed(name, "Your probabilities are calibrated on unseen customers.")
 
 
 def best_profit(churn, proba) -> float:
@@ -299,22 +294,19 @@ def profit_threshold(name: str, threshold: float, calibrated, X_hidden, truth, *
     best = best_profit(true_proba, p)
     share = expected_profit(true_proba, p >= t) / best if best > 0 else 1.0
     if abs(t - 0.5) < 1e-9:
-        return failed(name, "default_threshold",
-                      f"You kept the default 0.5, which earns {share:.0%} of the attainable profit here; contact a "
-                      "customer when p * 500 * 0.3 exceeds the 50 contact cost.")
+        return failed(name, "default_threshold", DEFAULT_THRESHOLD_MESSAGE)
     if abs(t - CONTACT_COST / VALUE) < 0.01:
-        return failed(name, "ignored_save_rate",
-                      "Your threshold 0.1 assumes every contacted churner is saved; only 30 % are, so a contact pays "
-                      "off above 50 / (500 * 0.3).")
+        return failed(name, "ignored_save_rate", IGNORED_SAVE_RATE_MESSAGE)
     if share < min_share and abs(t - PROFIT_THRESHOLD) < 0.02:
         return failed(name, "uncalibrated_for_threshold",
                       f"Your threshold is the break-even point for calibrated probabilities, but applied to the "
-                      f"probabilities of `calibrated` it earns only {share:.0%} of the attainable profit: calibrate them first.")
+                      f"probabilities of `calibrated` it earns less than {min_share:.0%} of the attainable profit: "
+                      "calibrate them first.")
     if share < min_share:
         return failed(name, "threshold_not_from_costs",
-                      f"Your threshold earns {share:.0%} of the attainable profit on unseen customers; derive it from "
-                      "the value of a save, the save rate and the contact cost.")
-    return passed(name, f"Threshold {t:.2f} earns {share:.0%} of the attainable profit on unseen customers.")
+                      f"Your threshold earns less than {min_share:.0%} of the attainable profit on unseen customers; "
+                      "derive it from the value of a save, the save rate and the contact cost.")
+    return passed(name, f"Threshold {t:.2f} earns at least {min_share:.0%} of the attainable profit on unseen customers.")
 
 
 @check("real-data model", stub_hint="build `telco_pipeline` for the Telco data")
@@ -335,9 +327,11 @@ def telco_quality(name: str, telco_pipeline, X, y, *, n_splits: int = 3, min_lif
     lift = ap / y.mean()
     if lift < min_lift:
         return failed(name, "no_better_than_baseline",
-                      f"Refitted on other Telco customers your pipeline's average precision is {ap:.2f}, {lift:.1f} "
-                      "times random ordering: barely better than the majority baseline.")
-    return passed(name, f"Refitted on other Telco customers your pipeline ranks churners {lift:.1f} times better than random.")
+                      f"Refitted on other Telco customers your pipeline's average precision is less than {min_lift:g} "
+                      "times that of random ordering: barely better than the majority baseline; build it on the "
+                      "customers' features, encoded and scaled inside the pipeline.")
+    return passed(name, f"Refitted on other Telco customers your pipeline ranks churners at least {min_lift:g} times "
+                        "better than random.")
 
 
 DECISION_CHOICES = {

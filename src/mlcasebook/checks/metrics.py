@@ -14,7 +14,17 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
 
-from mlcasebook.checks.churn import CONTACT_COST, PROFIT_THRESHOLD, SAVE_RATE, VALUE, best_profit, expected_profit
+from mlcasebook.cases.metrics import labels_from_counts
+from mlcasebook.checks.churn import (
+    CONTACT_COST,
+    DEFAULT_THRESHOLD_MESSAGE,
+    IGNORED_SAVE_RATE_MESSAGE,
+    PROFIT_THRESHOLD,
+    SAVE_RATE,
+    VALUE,
+    best_profit,
+    expected_profit,
+)
 from mlcasebook.checks.decisions import judge_decision, normalise_choice
 from mlcasebook.checks.result import CheckResult, check, failed, not_attempted, passed
 
@@ -41,13 +51,6 @@ def _proba(model, X) -> np.ndarray:
 
 # ---------------------------------------------------------------- helpers used by the notebook and tests
 
-
-def labels_from_counts(tp: int, fn: int, fp: int, tn: int, *, random_state=0) -> tuple[np.ndarray, np.ndarray]:
-    """Shuffled 0/1 arrays ``(y_true, y_pred)`` whose confusion matrix has exactly these counts."""
-    y_true = np.array([1] * tp + [1] * fn + [0] * fp + [0] * tn)
-    y_pred = np.array([1] * tp + [0] * fn + [1] * fp + [0] * tn)
-    order = np.random.default_rng(random_state).permutation(len(y_true))
-    return y_true[order], y_pred[order]
 
 
 def precision_at_recall(y_true, scores, recall: float = 0.5) -> float:
@@ -149,7 +152,7 @@ def counts_from_labels(name: str, confusion_counts, y_true, y_pred) -> CheckResu
         return failed(name, "wrong_shape",
                       "confusion_counts must return four integers, (tp, fn, fp, tn), in that order.")
     if got == (tp, fn, fp, tn):
-        return passed(name, f"{tp} TP, {fn} FN, {fp} FP, {tn} TN, read from scikit-learn's matrix in the right order.")
+        return passed(name, "Your four counts match the labels, read from scikit-learn's matrix in the right order.")
     if sorted(got) == sorted((tp, fn, fp, tn)) and got[0] == tn and got[3] == tp:
         return failed(name, "ravel_order",
                       "Your counts come out in scikit-learn's order: confusion_matrix(...).ravel() gives "
@@ -362,9 +365,7 @@ def profit_threshold(name: str, threshold: float, model, X_hidden, true_proba, *
     share = expected_profit(true_proba, p >= t) / best if best > 0 else 1.0
     optimum = optimal_threshold(true_proba, p)
     if abs(t - 0.5) < 1e-9:
-        return failed(name, "default_threshold",
-                      f"You kept the default 0.5, which earns {share:.0%} of the attainable profit on unseen "
-                      "customers; contact a customer when p * 500 * 0.3 exceeds the 50 contact cost.")
+        return failed(name, "default_threshold", DEFAULT_THRESHOLD_MESSAGE)
     if X_test is not None and y_test is not None and _tuned_on(t, _proba(model, X_test), y_test):
         return failed(name, "tuned_on_test",
                       "Your threshold matches the peak of realised profit on the test set; if you chose it by "
@@ -372,15 +373,13 @@ def profit_threshold(name: str, threshold: float, model, X_hidden, true_proba, *
                       "for selection): derive it from the costs, or tune it on training folds "
                       "(TunedThresholdClassifierCV).")
     if abs(t - CONTACT_COST / VALUE) < 0.01:
-        return failed(name, "ignored_save_rate",
-                      "Your threshold 0.1 assumes every contacted churner is saved; only 30 % are, so a contact pays "
-                      "off above 50 / (500 * 0.3).")
+        return failed(name, "ignored_save_rate", IGNORED_SAVE_RATE_MESSAGE)
     if abs(t - optimum) > tolerance or share < min_share:
         return failed(name, "threshold_not_from_costs",
-                      f"Your threshold earns {share:.0%} of the attainable profit on unseen customers and is far from "
-                      "where profit peaks there; derive it from the value of a save, the save rate and the "
+                      "Your threshold is far from where expected profit peaks on unseen customers, or earns less "
+                      f"than {min_share:.0%} of that peak; derive it from the value of a save, the save rate and the "
                       "contact cost.")
-    return passed(name, f"Threshold {t:.2f} earns {share:.0%} of the attainable profit on unseen customers.")
+    return passed(name, f"Threshold {t:.2f} earns at least {min_share:.0%} of the attainable profit on unseen customers.")
 
 
 # ---------------------------------------------------------------- 4. the decision

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 PASSED, FAILED, NOT_ATTEMPTED, ERROR = "passed", "failed", "not_attempted", "error"
+#: True in the verdict process (hidden tests): an exception's text is never quoted there, only its class
+IN_VERDICT = False
 
 _ICONS = {PASSED: "✔", FAILED: "✘", NOT_ATTEMPTED: "…", ERROR: "⚠"}
 _COLOURS = {PASSED: "#1a7f37", FAILED: "#cf222e", NOT_ATTEMPTED: "#9a6700", ERROR: "#cf222e"}
@@ -78,7 +80,9 @@ class CheckResult:
         if self.status == NOT_ATTEMPTED:
             raise NotAttempted(self.message)
         if self.status != PASSED:
-            raise CheckFailed(self.message)
+            exc = CheckFailed(self.message)
+            exc.misconception = self.misconception  # travels to the grading report and the gradebook
+            raise exc
         print(str(self))  # the grader quotes the passing sentence in its report
 
 
@@ -127,18 +131,22 @@ def check(name: str, *, stub_hint: str) -> Callable:
             except NotImplementedError:
                 return not_attempted(name, f"Not attempted yet: {stub_hint}.")
             except Exception as exc:  # the learner's object raised while we used it
-                where = _learner_frame(exc)
-                return CheckResult(
-                    name,
-                    ERROR,
-                    f"Your code raised {type(exc).__name__}: {_short(exc)}{where} — fix it and run the cell again.",
-                    "raised",
-                )
+                return CheckResult(name, ERROR, _raised_sentence(exc), "raised")
 
         wrapper.check_name = name  # type: ignore[attr-defined]
         return wrapper
 
     return decorate
+
+
+def _raised_sentence(exc: Exception) -> str:
+    """One sentence for an exception met while checking: in a hidden test, its class and the learner's line only."""
+    sentence = getattr(exc, "sentence", None)
+    if callable(sentence):  # LearnerError from the grading channel: already stripped of its text
+        return f"{sentence()} — fix it and run the cell again."
+    if IN_VERDICT:
+        return f"The hidden test could not use your answer ({type(exc).__name__}) — check what your code returns."
+    return f"Your code raised {type(exc).__name__}: {_short(exc)}{_learner_frame(exc)} — fix it and run the cell again."
 
 
 def _short(exc: BaseException, limit: int = 160) -> str:

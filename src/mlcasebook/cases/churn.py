@@ -1,0 +1,21 @@
+"""Churn case: the business figures and the profit of a contact list (also used by metrics_and_thresholds)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+VALUE = 500.0        # a saved churner is worth this much
+SAVE_RATE = 0.3      # a contacted churner stays with this probability
+CONTACT_COST = 50.0  # every contact costs this much
+
+__all__ = ["VALUE", "SAVE_RATE", "CONTACT_COST", "expected_profit"]
+
+
+def expected_profit(churn, contacted) -> float:
+    """Expected profit of a contact list.
+
+    ``churn`` holds 0/1 outcomes or true churn probabilities; each contacted churner brings
+    VALUE * SAVE_RATE, each contact costs CONTACT_COST.
+    """
+    p, c = np.asarray(churn, float), np.asarray(contacted, bool)
+    return float(VALUE * SAVE_RATE * p[c].sum() - CONTACT_COST * c.sum())

@@ -1,0 +1,271 @@
+"""Run a rebuilt notebook: learner cells in the sandboxed kernel, hidden tests in the verdict process.
+
+Cells run in notebook order. A learner or locked cell runs in the kernel (nbclient, outputs capped); a hidden
+test cell is sent to the verdict process, which reaches learner objects through the channel while the kernel
+waits between cells. Public check cells are not run (see :func:`mlcasebook.grading.rebuild.plan`).
+
+Time-outs and crashes are never read past: when a cell runs over its limit, or the kernel dies, both processes
+are stopped, and the notebook is replayed from the start on a fresh kernel with that cell replaced by a stand-in
+(a learner cell by one that raises, a test by its recorded outcome). Every random thing takes a seed, so the
+replay reaches the same state, and the same submission scores the same on every run.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import select
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+from mlcasebook.grading import verdict as verdict_protocol
+from mlcasebook.grading.rebuild import SKIP, TEST, TEXT, kind_of
+from mlcasebook.grading.sandbox import Sandbox
+
+TIMED_OUT, CRASHED = "timed out", "crashed"
+MAX_OUTPUT_BYTES = 1_000_000  # per cell: more is dropped (and said), so a print loop cannot fill the grader's memory
+
+
+class GradingAborted(RuntimeError):
+    """Grading could not finish (the verdict process would not start, or every cell had to be replaced)."""
+
+
+@dataclass
+class Run:
+    replaced: dict[int, str] = field(default_factory=dict)  # cell index -> "timed out" | "crashed"
+    verdicts: dict[int, dict] = field(default_factory=dict)  # test cell index -> the verdict process's result
+    truncated: set[int] = field(default_factory=set)
+    replays: int = 0
+
+
+class _KernelManager(AsyncKernelManager):
+    """Starts the kernel inside the sandbox; talks to it over Unix sockets (the sandbox has no network)."""
+
+    sandbox: Sandbox | None = None
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        return self.sandbox.command(super().format_kernel_cmd(extra_arguments))
+
+
+class _Client(NotebookClient):
+    def output(self, outs, msg, display_id, cell_index):
+        size = len(str(msg.get("content", "")))
+        spent = self._spent.get(cell_index, 0) + size
+        self._spent[cell_index] = spent
+        if spent > MAX_OUTPUT_BYTES:
+            self._truncated.add(cell_index)
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+
+class Verdict:
+    """The verdict process, started once per grading run and restarted only if it dies."""
+
+    def __init__(self, setup_source: str, scratch: Path):
+        self.setup_source, self.scratch = setup_source, scratch
+        self.proc = None
+        self.start()
+
+    def start(self) -> None:
+        env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "MPLBACKEND": "Agg"}
+        log = open(self.scratch / "verdict.log", "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "mlcasebook.grading.verdict"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=log, env=env, start_new_session=True)
+        log.close()
+        verdict_protocol.send(self.proc.stdin, ("setup", self.setup_source))
+
+    def wait_ready(self, timeout: float) -> None:
+        kind, error = self._receive(timeout)
+        if kind != "ready" or error:
+            raise GradingAborted(f"the hidden tests could not be prepared ({error or kind})")
+
+    def _receive(self, timeout: float):
+        ready, _, _ = select.select([self.proc.stdout], [], [], max(0.0, timeout))
+        if not ready:
+            raise TimeoutError
+        try:
+            return verdict_protocol.receive(self.proc.stdout)
+        except EOFError as exc:
+            raise ConnectionError("the verdict process stopped") from exc
+
+    def run_test(self, gid: str, source: str, deadline: float, answer) -> dict:
+        """Run one hidden test; ``answer(request, deadline)`` relays a channel request to the kernel."""
+        verdict_protocol.send(self.proc.stdin, ("test", gid, source))
+        while True:
+            kind, payload = self._receive(deadline - time.monotonic())
+            if kind == "done":
+                return payload
+            reply = answer(payload, deadline)
+            verdict_protocol.send(self.proc.stdin, reply)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout) if self.proc else ():
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+    def restart(self, timeout: float) -> None:
+        self.stop()
+        self.start()
+        self.wait_ready(timeout)
+
+
+def _stand_in(cell, why: str, timeout: float):
+    stub = copy.deepcopy(cell)
+    if why == TIMED_OUT:
+        stub.source = f"raise TimeoutError('This cell ran longer than {timeout:g} s; it was stopped.')"
+    else:
+        stub.source = "raise RuntimeError('This cell crashed the Python kernel; it was skipped so the rest could be graded.')"
+    return stub
+
+
+class _Stop(Exception):
+    def __init__(self, index: int, why: str):
+        self.index, self.why = index, why
+
+
+def execute(nb: nbformat.NotebookNode, timeout: float, sandbox: Sandbox, verdict: Verdict) -> tuple[nbformat.NotebookNode, Run]:
+    """Execute ``nb``; return the executed copy (test cells carry the verdict's outputs) and what happened."""
+    run = Run()
+    channel = sandbox.workdir / ".channel"
+    first = True
+    for _attempt in range(len(nb.cells) + 1):
+        work = copy.deepcopy(nb)
+        for index, why in run.replaced.items():
+            if kind_of(work.cells[index]) != TEST:
+                work.cells[index] = _stand_in(work.cells[index], why, timeout)
+        try:
+            _run_once(work, run, timeout, sandbox, verdict, channel, first)
+            return work, run
+        except _Stop as stop:
+            run.replaced[stop.index] = stop.why
+            run.replays += 1
+            first = False
+    raise GradingAborted("grading could not finish: every cell had to be replaced")  # pragma: no cover
+
+
+def _run_once(work, run: Run, timeout: float, sandbox: Sandbox, verdict: Verdict, channel: Path, first: bool) -> None:
+    channel.mkdir(exist_ok=True)
+    km = _KernelManager(kernel_name="python3", transport="ipc", ip=str(sandbox.workdir / "k"),
+                        connection_file=str(sandbox.workdir / "kernel.json"))
+    km.sandbox = sandbox
+    client = _Client(work, km=km, timeout=timeout, interrupt_on_timeout=False, allow_errors=True,
+                     resources={"metadata": {"path": str(sandbox.workdir)}}, shutdown_kernel="immediate",
+                     extra_arguments=["--IPKernelApp.log_level=ERROR"], startup_timeout=60)
+    client._spent, client._truncated = {}, run.truncated
+    launch = sandbox.launch_kwargs()
+    try:
+        with client.setup_kernel(**launch):
+            _cells(client, km, work, run, timeout, verdict, channel, first)
+    finally:
+        _kill(km)
+
+
+def _kill(km) -> None:
+    """Kill the sandbox and everything in it (its PID namespace dies with it; else its process group)."""
+    import signal
+
+    process = getattr(getattr(km, "provisioner", None), "process", None)
+    if process is None or process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except OSError:
+        process.kill()
+    process.wait()
+
+
+def _cells(client, km, work, run: Run, timeout: float, verdict: Verdict, channel: Path, first: bool) -> None:
+    _agent(client, channel, timeout)
+    if first:
+        verdict.wait_ready(max(60.0, timeout))
+    for index, cell in enumerate(work.cells):
+        kind = kind_of(cell)
+        if kind in (SKIP, TEXT):
+            continue
+        if kind == TEST:
+            if index not in run.replaced:
+                _test(client, cell, index, run, timeout, verdict, channel)
+            continue
+        try:
+            client.execute_cell(cell, index)
+        except CellTimeoutError:
+            raise _Stop(index, TIMED_OUT) from None
+        except DeadKernelError:
+            raise _Stop(index, CRASHED) from None
+        if not run_sync(km.is_alive)():
+            raise _Stop(index, CRASHED)
+
+
+def _agent(client, channel: Path, timeout: float) -> None:
+    code = f"import mlcasebook.grading.agent as _mlcasebook_agent; _mlcasebook_agent.install({str(channel)!r}); del _mlcasebook_agent"
+    reply = _call(client, code, time.monotonic() + max(60.0, timeout))
+    if reply is None or reply.get("status") != "ok":
+        raise GradingAborted("the grading agent could not start in the sandboxed kernel")
+
+
+def _call(client, code: str, deadline: float):
+    """Run ``code`` silently in the kernel; its execute reply, or None past ``deadline`` or if the kernel died."""
+    kc = client.kc
+    msg_id = kc.execute(code, silent=True, store_history=False, allow_stdin=False)
+    get = run_sync(kc.get_shell_msg)
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        try:
+            msg = get(timeout=min(0.5, remaining))
+        except Exception:  # queue.Empty: still running
+            if not run_sync(client.km.is_alive)():
+                return None
+            continue
+        if msg.get("parent_header", {}).get("msg_id") == msg_id:
+            return msg.get("content", {})
+
+
+def _test(client, cell, index: int, run: Run, timeout: float, verdict: Verdict, channel: Path) -> None:
+    deadline = time.monotonic() + timeout
+    died = []
+
+    def answer(request: bytes, deadline: float):
+        (channel / "response.pkl").unlink(missing_ok=True)
+        (channel / "request.pkl").write_bytes(request)
+        reply = _call(client, "__import__('mlcasebook.grading.agent', fromlist=['serve']).serve()", deadline)
+        if reply is None:
+            died.append(CRASHED if not run_sync(client.km.is_alive)() else TIMED_OUT)
+            return ("closed", died[-1])
+        try:
+            return ("answer", (channel / "response.pkl").read_bytes())
+        except OSError:
+            return ("closed", "no answer")  # the learner's code broke the agent: the part cannot pass
+
+    try:
+        result = verdict.run_test(cell.metadata.get("nbgrader", {}).get("grade_id", ""), cell.source, deadline, answer)
+    except TimeoutError:
+        verdict.restart(max(60.0, timeout))
+        raise _Stop(index, TIMED_OUT) from None
+    except (ConnectionError, OSError):
+        verdict.restart(max(60.0, timeout))
+        result = {"outputs": [{"output_type": "error", "ename": "VerdictCrashed", "traceback": [],
+                               "evalue": "The hidden test stopped while reading your answer."}],
+                  "message": "The hidden test stopped while reading your answer; check what your code returns.",
+                  "misconception": "unreadable", "abandoned": None}
+    if result.get("abandoned"):
+        why = died[-1] if died else TIMED_OUT
+        if why in (TIMED_OUT, CRASHED):
+            raise _Stop(index, why)
+    run.verdicts[index] = result
+    cell.outputs = [nbformat.from_dict(o) for o in result["outputs"]]

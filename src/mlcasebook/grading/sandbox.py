@@ -1,0 +1,198 @@
+"""The sandbox a learner's kernel runs in while it is graded, and the weaker ones used where a machine forbids it.
+
+Mechanisms, strongest first (the first that works on this machine is used; a weaker one is announced once):
+
+``namespaces``
+    ``unshare`` (util-linux) gives the kernel its own mount, network, PID, IPC and UTS namespaces — as root
+    directly, otherwise through a user namespace. :mod:`mlcasebook.grading.jail` then makes the whole file
+    system read-only, hides the course (``solutions/``, ``tests/``, ``.git``, the gradebook, submissions,
+    the progress history, the home folder) behind empty layers, binds back read-only only what a kernel needs
+    (the package with a public stub of ``mlcasebook.checks``, ``data/``, the interpreter), binds the grading
+    folder writable, sets limits and drops every capability. No network interface is up; the kernel talks to
+    the grader over Unix sockets in the grading folder. Killing the sandbox kills every process in it.
+``limits``
+    no namespaces (a container that forbids them): the kernel runs in its own session with the same
+    resource limits and a scrubbed environment, and is killed with its whole process group; the course
+    files are NOT hidden from it.
+
+The verdict process (hidden tests) never runs inside the sandbox: see :mod:`mlcasebook.grading.verdict`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlcasebook import paths
+
+DEFAULT_MEMORY_MB = 2048
+NAMESPACES, LIMITS = "namespaces", "limits"
+
+#: what stays visible (read-only) under the course root; everything else there is hidden
+_COURSE_VISIBLE = ("src", "data", "notebooks", "nbgrader_config.py", "pyproject.toml")
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_mb: int = DEFAULT_MEMORY_MB
+    cpu_seconds: int = 3600
+    file_mb: int = 256
+    open_files: int = 1024
+    processes: int | None = None  # RLIMIT_NPROC counts every process of the user: only set when asked
+
+    def rlimits(self) -> dict:
+        return {"memory_bytes": self.memory_mb * 2**20, "cpu_seconds": self.cpu_seconds,
+                "file_bytes": self.file_mb * 2**20, "open_files": self.open_files, "processes": self.processes}
+
+    def preexec(self):
+        """For the ``limits`` mechanism: the same limits, set in the child before it starts the kernel."""
+        from mlcasebook.grading import jail
+
+        spec = {"limits": self.rlimits()}
+
+        def apply():
+            _die_with_parent()
+            jail.limit(spec)
+
+        return apply
+
+
+def kernel_env(workdir: Path) -> dict:
+    """The kernel's whole environment: nothing of the grader's (tokens, CI variables, course paths) leaks in."""
+    env = {
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "HOME": str(workdir), "TMPDIR": str(workdir), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+        "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(workdir / ".matplotlib"), "IPYTHONDIR": str(workdir / ".ipython"),
+        "JUPYTER_RUNTIME_DIR": str(workdir / ".runtime"), "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
+        # one thread per kernel: OpenMP models thrash when parallel graders share 2 cores
+        "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+        "MLCASEBOOK_DATA": str(paths.data_dir()), "MLCASEBOOK_ROOT": str(paths.course_root()),
+    }
+    for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # set on some CPUs where old OpenBLAS builds fail
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return env
+
+
+def checks_stub(dest: Path) -> Path:
+    """Write the public face of ``mlcasebook.checks`` that the sandboxed kernel imports instead of the real one.
+
+    It holds the plain constants the notebooks' visible cells use (``checks.churn.VALUE``, ...), read from
+    the real modules, and a stand-in for every check: in a graded copy public check cells are not run, and a
+    check a learner calls from an answer cell returns a result that says so. Reference answers and answer
+    tables are not in it.
+    """
+    from mlcasebook.grading import public_checks as public
+
+    dest.mkdir(parents=True, exist_ok=True)
+    for name, text in public.stub_modules().items():
+        (dest / f"{name}.py").write_text(text)
+    return dest
+
+
+@functools.cache
+def _unshare_works(as_root: bool) -> str | None:
+    """None if ``unshare`` can make the namespaces here, else why not (one line)."""
+    exe = shutil.which("unshare")
+    if exe is None or shutil.which("setpriv") is None:
+        return "util-linux's unshare/setpriv are not installed"
+    cmd = [exe, "--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child", "--mount-proc"]
+    if not as_root:
+        cmd.insert(1, "--map-root-user")
+    try:
+        proc = subprocess.run([*cmd, "true"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"unshare failed ({exc})"
+    if proc.returncode != 0:
+        return f"this machine forbids namespaces ({' '.join(proc.stderr.split())[:100]})"
+    return None
+
+
+@dataclass
+class Sandbox:
+    """How one kernel is started and stopped; ``mechanism`` says which protection it has."""
+
+    workdir: Path
+    limits: Limits = field(default_factory=Limits)
+    mechanism: str = NAMESPACES
+    why_weaker: str | None = None
+
+    @classmethod
+    def choose(cls, workdir: Path, limits: Limits, wanted: str | None = None) -> Sandbox:
+        wanted = wanted or os.environ.get("MLCASEBOOK_SANDBOX") or NAMESPACES
+        if wanted == LIMITS:
+            return cls(workdir, limits, LIMITS, "asked for with MLCASEBOOK_SANDBOX=limits")
+        why = _unshare_works(os.geteuid() == 0)
+        if why:
+            return cls(workdir, limits, LIMITS, why)
+        return cls(workdir, limits, NAMESPACES)
+
+    def notice(self) -> str | None:
+        if self.mechanism == NAMESPACES:
+            return None
+        return (f"sandbox: resource limits only, course files not hidden from the learner's code ({self.why_weaker}); "
+                "grades are still computed outside the learner's process.")
+
+    # ------------------------------------------------------------ kernel command
+
+    def prepare(self) -> None:
+        os.chmod(self.workdir, 0o755)
+        if self.mechanism == NAMESPACES:
+            stub = checks_stub(self.workdir.parent / (self.workdir.name + "-checks"))
+            root = paths.course_root()
+            read_only = [(str(root / name), str(root / name)) for name in _COURSE_VISIBLE if (root / name).exists()]
+            read_only.append((str(root / "src" / "mlcasebook" / "checks"), str(stub)))
+            data = paths.data_dir()
+            if not data.is_relative_to(root / "data"):
+                read_only.append((str(data), str(data)))
+            for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix}:
+                read_only.append((prefix, prefix))
+            hidden = [str(root)]
+            home = Path.home()
+            if home != Path("/") and not Path(sys.base_prefix).resolve() == home:
+                hidden.append(str(home))
+            spec = {
+                "workdir": str(self.workdir),
+                "hidden": sorted(set(hidden), key=len),
+                "read_only": sorted(set(read_only), key=lambda pair: len(pair[0])),
+                "limits": self.limits.rlimits(),
+                "env": kernel_env(self.workdir),
+            }
+            (self.workdir.parent / (self.workdir.name + "-jail.json")).write_text(json.dumps(spec))
+
+    def command(self, kernel_argv: list[str]) -> list[str]:
+        if self.mechanism != NAMESPACES:
+            return kernel_argv
+        spec = self.workdir.parent / (self.workdir.name + "-jail.json")
+        cmd = ["unshare", "--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child", "--mount-proc"]
+        if os.geteuid() != 0:
+            cmd.insert(1, "--map-root-user")
+        return [*cmd, sys.executable, "-I", "-m", "mlcasebook.grading.jail", str(spec), "--", *kernel_argv]
+
+    def launch_kwargs(self) -> dict:
+        """Extra arguments for the kernel's Popen: its environment, output to a log, death with the grader."""
+        log = open(self.workdir.parent / "kernel.log", "ab")  # noqa: SIM115 - the child keeps it
+        common = {"stdout": log, "stderr": log}
+        if self.mechanism == NAMESPACES:
+            return {**common, "env": {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, "preexec_fn": _die_with_parent}
+        return {**common, "env": kernel_env(self.workdir), "preexec_fn": self.limits.preexec()}
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the grader dies, so no sandbox outlives a killed grader."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def scratch(prefix: str = "mlcasebook-grade-") -> Path:
+    """A private folder for one grading run (removed by the caller)."""
+    return Path(tempfile.mkdtemp(prefix=prefix))
