@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 _STATUS_MARK = {"passed": "✔", "failed": "✘", "error": "⚠", "timed out": "⏱", "not attempted": "…", "manual": "✎"}
 
@@ -37,10 +37,13 @@ def cmd_check(args) -> int:
     from mlcasebook import grading, progress
 
     try:
-        report = grading.grade(Path(args.notebook), timeout=args.timeout)
+        report = grading.grade(Path(args.notebook), timeout=args.timeout, memory_mb=args.memory)
     except grading.GradingInputError as exc:
         print(f"mlcasebook check: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except grading.GradingAborted as exc:
+        print(f"mlcasebook check: grading could not finish: {exc}. Your file was left as it is.", file=sys.stderr)
+        return EXIT_FAILURE
     try:
         progress.record(report)
     except OSError as exc:  # grading still counts; say why history was not kept
@@ -98,6 +101,32 @@ def cmd_workspace(args) -> int:
     return EXIT_OK
 
 
+def _positive_seconds(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, not {text!r}")
+    return value
+
+
+def _terminate(signum, frame):  # SIGTERM: unwind like Ctrl-C so the sandbox and temporary folders are removed
+    raise KeyboardInterrupt
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlcasebook", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -107,7 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "included). Your file is only read. Exit 0 when graded, 2 on bad input.")
     p.add_argument("notebook", help="path to your notebook, e.g. workspace/02_case_studies/churn_imbalance.ipynb")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("--timeout", type=float, default=60.0, metavar="S", help="seconds allowed per cell (default 60)")
+    p.add_argument("--timeout", type=_positive_seconds, default=60.0, metavar="S",
+                   help="seconds allowed per cell, a positive number (default 60)")
+    p.add_argument("--memory", type=_positive_int, default=2048, metavar="MB",
+                   help="memory the graded notebook's kernel may use (default 2048)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("progress", help="latest and best score of every notebook")
@@ -127,14 +159,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    import signal
+
+    args = build_parser().parse_args(argv)  # a bad option exits 2 with argparse's one-line message
     from mlcasebook.paths import CourseNotFoundError
 
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.func(args)
     except CourseNotFoundError as exc:
         print(f"mlcasebook: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"mlcasebook {args.command}: interrupted; nothing was changed.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -29,7 +29,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from mlcasebook.grading import verdict as verdict_protocol
 from mlcasebook.grading.rebuild import SKIP, TEST, TEXT, kind_of
-from mlcasebook.grading.sandbox import Sandbox
+from mlcasebook.grading.sandbox import Sandbox, _die_with_parent
 
 TIMED_OUT, CRASHED = "timed out", "crashed"
 MAX_OUTPUT_BYTES = 1_000_000  # per cell: more is dropped (and said), so a print loop cannot fill the grader's memory
@@ -79,7 +79,8 @@ class Verdict:
         env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "MPLBACKEND": "Agg"}
         log = open(self.scratch / "verdict.log", "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "mlcasebook.grading.verdict"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=log, env=env, start_new_session=True)
+                                     stdout=subprocess.PIPE, stderr=log, env=env, start_new_session=True,
+                                     preexec_fn=_die_with_parent)
         log.close()
         verdict_protocol.send(self.proc.stdin, ("setup", self.setup_source))
 
