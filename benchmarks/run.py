@@ -2,7 +2,8 @@
 
 Each figure sits beside its baseline measured in the same run:
 * execution seconds of each solution notebook (budget 20 s) and the kernel's peak memory;
-* `mlcasebook check` seconds on the solution vs plain execution of the same notebook (ratio);
+* `mlcasebook check` seconds on the solution (sandboxed kernel + verdict process) vs plain execution of the
+  same notebook (ratio, and the overhead in percent), and the same check with the namespace sandbox off;
 * `nbgrader autograde` seconds for the same notebook in a scratch course (what a cohort instructor runs);
 * for notebooks with a ground truth: the reference solution's metric vs the generator's optimum.
 Options: --only NAME (substring of the notebook path), --suite (also time the whole test suite).
@@ -52,12 +53,12 @@ def execute(notebook: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def check_seconds(notebook: Path) -> tuple[float, float, float]:
+def check_seconds(notebook: Path, sandbox_kind: str | None = None) -> tuple[float, float, float, str]:
     from mlcasebook import grading
 
     started = time.perf_counter()
-    report = grading.grade(notebook)
-    return round(time.perf_counter() - started, 2), report.score, report.max_score
+    report = grading.grade(notebook, sandbox_kind=sandbox_kind)
+    return round(time.perf_counter() - started, 2), report.score, report.max_score, report.sandbox
 
 
 def autograde_seconds(notebook: Path) -> float:
@@ -96,8 +97,10 @@ def main() -> None:
         print(f"· {name}: executing", flush=True)
         plain = execute(nb)
         print(f"  plain execution {plain['seconds']} s; grading with mlcasebook check", flush=True)
-        check_s, score, max_score = check_seconds(nb)
-        print(f"  check {check_s} s ({score:g}/{max_score:g}); nbgrader autograde", flush=True)
+        check_s, score, max_score, mechanism = check_seconds(nb)
+        limits_s, *_ = check_seconds(nb, "limits")
+        print(f"  check {check_s} s ({score:g}/{max_score:g}, sandbox {mechanism}); without namespaces {limits_s} s; "
+              "nbgrader autograde", flush=True)
         auto_s = autograde_seconds(nb)
         entry = {
             "execution_seconds": plain["seconds"],
@@ -105,7 +108,11 @@ def main() -> None:
             "kernel_peak_rss_mb": plain["kernel_peak_rss_mb"],
             "execution_errors": plain["errors"],
             "check_seconds": check_s,
+            "check_sandbox": mechanism,
             "check_vs_execution_ratio": round(check_s / plain["seconds"], 2),
+            # the bar: sandbox + verdict process cost at most 15 % over plain execution
+            "sandbox_and_verdict_overhead_pct": round(100 * (check_s / plain["seconds"] - 1), 1),
+            "check_without_namespaces_seconds": limits_s,
             "check_score": f"{score:g}/{max_score:g}",
             "nbgrader_autograde_seconds": auto_s,
             "check_vs_autograde_ratio": round(check_s / auto_s, 2),

@@ -87,7 +87,7 @@ def test_full_marks_json_shape_and_table(env, tmp_path, capsys):
     out = check_json(path, capsys)
     assert (out["score"], out["max_score"]) == (4, 4)
     assert set(out) >= {"notebook", "score", "max_score", "parts"}
-    assert set(out["parts"][0]) == {"grade_id", "points", "max_points", "status", "message"}
+    assert set(out["parts"][0]) == {"grade_id", "points", "max_points", "status", "message", "misconception"}
     assert cli.main(["check", str(path)]) == 0
     table = capsys.readouterr().out
     assert "mini_double_test" in table and "total: 4/4" in table

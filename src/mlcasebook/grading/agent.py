@@ -102,7 +102,20 @@ def _where(exc: BaseException) -> tuple[str, int | None, str]:
     return "", None, ""
 
 
+def _reseed() -> None:
+    """Before every call of learner code: the same global seeds, so unseeded randomness repeats (the checks used
+    to reset NumPy's global seed before calling the learner's function; the call now runs here)."""
+    import random
+
+    import numpy as np
+
+    np.random.seed(0)
+    random.seed(0)
+
+
 def _answer(op: str, target, args: tuple):
+    if op in ("call", "method"):
+        _reseed()
     if op == "get":
         ns = _user_ns if _user_ns is not None else sys.modules["__main__"].__dict__
         return {name: ns[name] for name in args[0] if name in ns}

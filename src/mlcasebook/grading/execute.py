@@ -29,7 +29,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from mlcasebook.grading import verdict as verdict_protocol
 from mlcasebook.grading.rebuild import SKIP, TEST, TEXT, kind_of
-from mlcasebook.grading.sandbox import Sandbox, _die_with_parent
+from mlcasebook.grading.sandbox import NAMESPACES, Sandbox, _die_with_parent
 
 TIMED_OUT, CRASHED = "timed out", "crashed"
 MAX_OUTPUT_BYTES = 1_000_000  # per cell: more is dropped (and said), so a print loop cannot fill the grader's memory
@@ -151,6 +151,12 @@ def execute(nb: nbformat.NotebookNode, timeout: float, sandbox: Sandbox, verdict
         try:
             _run_once(work, run, timeout, sandbox, verdict, channel, first)
             return work, run
+        except RuntimeError as exc:  # the kernel did not start: inside the jail, fall back once to limits only
+            why = sandbox.jail_error() if sandbox.mechanism == NAMESPACES else None
+            if why is None:
+                raise GradingAborted(f"the notebook's kernel did not start ({exc})") from exc
+            sandbox.weaken(f"the namespace sandbox could not be set up: {why}")
+            first = True
         except _Stop as stop:
             run.replaced[stop.index] = stop.why
             run.replays += 1

@@ -97,14 +97,16 @@ def build(spec: dict) -> None:
         except JailError:
             if point == "/":
                 raise
+    layers = []  # a hidden path under /tmp is already hidden by /tmp's layer: it gets none of its own
     for point in ("/tmp", "/dev/shm", *spec["hidden"]):
         if os.path.isdir(point):
             _mount("tmpfs", point, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64m")
+            layers.append(point)
     for target, fd, is_dir in keep:
         _make_target(target, is_dir)
         _bind(f"/proc/self/fd/{fd}", target)
     for point in spec["hidden"]:  # the layers that hide paths: read-only once filled
-        if os.path.isdir(point):
+        if point in layers:
             _readonly(point)
     _make_target(spec["workdir"], True)
     _bind(f"/proc/self/fd/{work_fd}", spec["workdir"], writable=True)

@@ -110,7 +110,10 @@ def find_source(learner, path: Path) -> tuple[Path, str | None]:
     note = None
     if best != by_name:
         rel = best.relative_to(root).with_suffix("")
-        note = f"Graded as {rel}: your notebook's graded cells are that case's (its file name says otherwise)."
+        other = next(iter(sorted(root.glob(f"*/{path.name}"))), None)
+        note = (f"Graded as {rel}: your notebook's graded cells are that case's, although it is saved as "
+                f"{other.relative_to(root).with_suffix('')}." if other is not None
+                else f"Graded as {rel}, the case whose graded cells your notebook has.")
     return best, note
 
 

@@ -123,16 +123,30 @@ class Sandbox:
     limits: Limits = field(default_factory=Limits)
     mechanism: str = NAMESPACES
     why_weaker: str | None = None
+    hide: tuple[str, ...] = ()  # more folders to hide besides the course root (nbgrader's course, its gradebook)
 
     @classmethod
-    def choose(cls, workdir: Path, limits: Limits, wanted: str | None = None) -> Sandbox:
+    def choose(cls, workdir: Path, limits: Limits, wanted: str | None = None, hide=()) -> Sandbox:
         wanted = wanted or os.environ.get("MLCASEBOOK_SANDBOX") or NAMESPACES
+        hide = tuple(str(Path(h).resolve()) for h in hide if Path(h).resolve() != Path("/"))
         if wanted == LIMITS:
-            return cls(workdir, limits, LIMITS, "asked for with MLCASEBOOK_SANDBOX=limits")
+            return cls(workdir, limits, LIMITS, "asked for with MLCASEBOOK_SANDBOX=limits", hide)
         why = _unshare_works(os.geteuid() == 0)
         if why:
-            return cls(workdir, limits, LIMITS, why)
-        return cls(workdir, limits, NAMESPACES)
+            return cls(workdir, limits, LIMITS, why, hide)
+        return cls(workdir, limits, NAMESPACES, None, hide)
+
+    def weaken(self, why: str) -> None:
+        """The namespaces could not be set up on this machine after all: fall back to limits only."""
+        self.mechanism, self.why_weaker = LIMITS, why
+
+    def jail_error(self) -> str | None:
+        """The jail's one-line reason, if the last kernel start failed inside it."""
+        log = self.workdir.parent / "kernel.log"
+        if not log.is_file():
+            return None
+        lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.startswith("mlcasebook sandbox:")]
+        return lines[-1].removeprefix("mlcasebook sandbox:").strip() if lines else None
 
     def notice(self) -> str | None:
         if self.mechanism == NAMESPACES:
@@ -147,17 +161,26 @@ class Sandbox:
         if self.mechanism == NAMESPACES:
             stub = checks_stub(self.workdir.parent / (self.workdir.name + "-checks"))
             root = paths.course_root()
+            hidden = [str(root), *self.hide]
             read_only = [(str(root / name), str(root / name)) for name in _COURSE_VISIBLE if (root / name).exists()]
             read_only.append((str(root / "src" / "mlcasebook" / "checks"), str(stub)))
+            # the package the kernel imports may live outside the course root (MLCASEBOOK_ROOT elsewhere):
+            # stub its checks too, and hide the clone it comes from (its solutions/, tests/, .git)
+            package = Path(__file__).resolve().parents[1]
+            read_only.append((str(package / "checks"), str(stub)))
+            clone = package.parents[1]
+            if (clone / "nbgrader_config.py").is_file() and clone != root:
+                hidden.append(str(clone))
+                read_only.append((str(package), str(package)))
             data = paths.data_dir()
             if not data.is_relative_to(root / "data"):
                 read_only.append((str(data), str(data)))
             for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix}:
                 read_only.append((prefix, prefix))
-            hidden = [str(root)]
             home = Path.home()
             if home != Path("/") and not Path(sys.base_prefix).resolve() == home:
                 hidden.append(str(home))
+            read_only = [(target, source) for target, source in read_only if os.path.exists(source)]
             spec = {
                 "workdir": str(self.workdir),
                 "hidden": sorted(set(hidden), key=len),

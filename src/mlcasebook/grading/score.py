@@ -88,7 +88,9 @@ def answer_status(cell, index: int, run: Run, timeout: float) -> tuple[str, str,
     err = _error(cell)
     if err is None:
         return None
-    ename = err[0]
+    ename, evalue = err
+    if ename == "DataFileError" and "git checkout -- data/" in evalue:  # the course's own message: safe to quote
+        return ERROR, f"Your cell {gid} could not load its data: {evalue[:300]}", "missing_data"
     if ename == "NotImplementedError":
         return NOT_ATTEMPTED, f"Not attempted yet: replace `raise NotImplementedError()` in cell {gid} with your answer.", None
     return ERROR, f"Your cell {gid} raised {ename}{_learner_line(cell)}; fix it and run it again.", "raised"
