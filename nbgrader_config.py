@@ -19,10 +19,25 @@ c.ExecutePreprocessor.interrupt_on_timeout = True
 # A learner who deletes a test cell gets it back, graded, in its original place.
 c.OverwriteCells.add_missing_cells = True
 
-# Feedback must never show hidden tests or mark schemes.
+# autograde runs each submission the way `mlcasebook check` does: learner cells in the grading sandbox (which
+# hides this folder, gradebook.db included), hidden tests in a separate verdict process. SandboxedExecute
+# takes the place of nbgrader's Execute; the other steps are nbgrader 0.9's defaults.
+c.Autograde.autograde_preprocessors = [
+    "mlcasebook.grading.nbgrader_plugin.SandboxedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
+# Feedback must never show hidden tests, their tracebacks or mark schemes: SafeFeedback shows each test cell
+# as a placeholder with its part's message.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
+    "mlcasebook.grading.nbgrader_plugin.SafeFeedback",
     "nbgrader.preprocessors.ClearMarkScheme",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

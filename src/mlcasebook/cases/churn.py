@@ -8,7 +8,7 @@ VALUE = 500.0        # a saved churner is worth this much
 SAVE_RATE = 0.3      # a contacted churner stays with this probability
 CONTACT_COST = 50.0  # every contact costs this much
 
-__all__ = ["VALUE", "SAVE_RATE", "CONTACT_COST", "expected_profit"]
+__all__ = ["VALUE", "SAVE_RATE", "CONTACT_COST", "expected_profit", "best_profit"]
 
 
 def expected_profit(churn, contacted) -> float:
@@ -19,3 +19,11 @@ def expected_profit(churn, contacted) -> float:
     """
     p, c = np.asarray(churn, float), np.asarray(contacted, bool)
     return float(VALUE * SAVE_RATE * p[c].sum() - CONTACT_COST * c.sum())
+
+
+def best_profit(churn, proba) -> float:
+    """The highest expected profit any threshold on ``proba`` attains on these rows (``churn`` as in expected_profit)."""
+    y = np.asarray(churn, float)
+    order = np.argsort(-np.asarray(proba), kind="stable")
+    cumulative = np.cumsum(VALUE * SAVE_RATE * y[order] - CONTACT_COST)
+    return float(max(0.0, cumulative.max()))

@@ -14,7 +14,7 @@ from sklearn.base import clone
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
-from mlcasebook.cases.churn import CONTACT_COST, SAVE_RATE, VALUE, expected_profit  # noqa: F401 - public facts
+from mlcasebook.cases.churn import CONTACT_COST, SAVE_RATE, VALUE, best_profit, expected_profit  # noqa: F401 - public
 from mlcasebook.checks import _estimators as est
 from mlcasebook.checks.decisions import judge_decision, normalise_choice
 from mlcasebook.checks.result import CheckResult, check, failed, passed
@@ -264,14 +264,6 @@ def calibration(name: str, calibrated, X_hidden, y_hidden, *, max_gap: float = 0
                       "within bins of the predicted probability): they are miscalibrated; calibrate them with "
                       "CalibratedClassifierCV on training folds.")
     return passed(name, "Your probabilities are calibrated on unseen customers.")
-
-
-def best_profit(churn, proba) -> float:
-    """The highest expected profit any threshold on ``proba`` attains on these rows (``churn`` as in expected_profit)."""
-    y = np.asarray(churn, float)
-    order = np.argsort(-np.asarray(proba), kind="stable")
-    cumulative = np.cumsum(VALUE * SAVE_RATE * y[order] - CONTACT_COST)
-    return float(max(0.0, cumulative.max()))
 
 
 @check("profit threshold", stub_hint="set `threshold` to the churn probability above which you contact a customer")

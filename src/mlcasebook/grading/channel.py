@@ -32,8 +32,9 @@ _CLASS_PREFIXES = ("numpy", "pandas.core", "pandas._libs", "pandas.arrays", "pan
                    "scipy.sparse", "scipy.stats", "collections", "datetime", "decimal", "fractions",
                    "mlcasebook.datasets")
 # classes that read files, start processes or call what they are given: never built from learner bytes
-_DENIED = ("numpy.memmap", "numpy.lib.npyio", "numpy.lib._npyio_impl", "numpy.lib._datasource", "pandas.io",
-           "pandas.plotting", "sklearn.datasets", "sklearn.utils.parallel", "sklearn.utils._joblib",
+_DENIED = ("numpy.memmap", "numpy.lib", "numpy.f2py", "numpy.testing", "numpy.distutils", "numpy.ctypeslib",
+           "pandas.io", "pandas.plotting", "pandas.core.computation", "pandas.util", "pandas._testing", "pandas.compat",
+           "pandas.api", "scipy.stats._mstats",  "sklearn.datasets", "sklearn.utils.parallel", "sklearn.utils._joblib",
            "sklearn.externals", "sklearn.utils._testing", "imblearn.datasets", "imblearn.utils._testing")
 _DENIED_NAMES = frozenset({"memmap", "Parallel", "Memory", "DataSource", "HDFStore", "ExcelWriter", "ExcelFile",
                            "vectorize", "partial"})
