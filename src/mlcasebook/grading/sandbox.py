@@ -45,11 +45,12 @@ class Limits:
     cpu_seconds: int = 3600
     file_mb: int = 256
     open_files: int = 1024
-    processes: int | None = None  # RLIMIT_NPROC counts every process of the user: only set when asked
+    extra_processes: int = 512  # RLIMIT_NPROC counts every thread of the user: this many above what runs now
 
     def rlimits(self) -> dict:
         return {"memory_bytes": self.memory_mb * 2**20, "cpu_seconds": self.cpu_seconds,
-                "file_bytes": self.file_mb * 2**20, "open_files": self.open_files, "processes": self.processes}
+                "file_bytes": self.file_mb * 2**20, "open_files": self.open_files,
+                "processes": _user_threads() + self.extra_processes}
 
     def preexec(self):
         """For the ``limits`` mechanism: the same limits, set in the child before it starts the kernel."""
@@ -64,6 +65,19 @@ class Limits:
         return apply
 
 
+def _user_threads() -> int:
+    """Threads of this user now (RLIMIT_NPROC counts them all, on the whole machine)."""
+    uid, total = os.getuid(), 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+        except OSError:
+            continue
+        if int(fields.get("Uid", "-1 0").split()[0]) == uid:
+            total += int(fields.get("Threads", "1").strip() or 1)
+    return total
+
+
 def kernel_env(workdir: Path) -> dict:
     """The kernel's whole environment: nothing of the grader's (tokens, CI variables, course paths) leaks in."""
     env = {
@@ -73,6 +87,9 @@ def kernel_env(workdir: Path) -> dict:
         "JUPYTER_RUNTIME_DIR": str(workdir / ".runtime"), "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
         # one thread per kernel: OpenMP models thrash when parallel graders share 2 cores
         "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+        # one malloc arena: glibc reserves 64 MB of address space per thread otherwise (the kernel has ~10), which
+        # the --memory limit (RLIMIT_AS) counts: --memory 512 could not even start the kernel
+        "MALLOC_ARENA_MAX": "1",
         "MLCASEBOOK_DATA": str(paths.data_dir()), "MLCASEBOOK_ROOT": str(paths.course_root()),
     }
     for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # set on some CPUs where old OpenBLAS builds fail
@@ -147,6 +164,11 @@ class Sandbox:
             return None
         lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.startswith("mlcasebook sandbox:")]
         return lines[-1].removeprefix("mlcasebook sandbox:").strip() if lines else None
+
+    def kernel_log_tail(self) -> str:
+        log = self.workdir.parent / "kernel.log"
+        lines = log.read_text(errors="replace").strip().splitlines() if log.is_file() else []
+        return lines[-1][:200] if lines else "the kernel wrote nothing"
 
     def notice(self) -> str | None:
         if self.mechanism == NAMESPACES:
