@@ -153,3 +153,26 @@ def test_free_names_of_a_hidden_test():
     source = ("cases = [(1, 2)]\nfor a, b in cases:\n    assert double(a) == b\n"
               "sims = [make(x) for x in range(3)]\nchecks.ab.f(design, [s.frame for s in sims]).require()\n")
     assert verdict.free_names(source) == ["checks", "design", "double", "make"]
+
+
+def test_a_memory_bomb_from_the_learner_stays_inside_the_verdict_limit(tmp_path):
+    """Bytes that ask for 200 GB make the verdict process raise MemoryError (its address space is capped),
+    not exhaust the machine; the verdict process keeps answering."""
+    import time
+
+    from mlcasebook.grading.execute import Verdict
+
+    bomb = (b"\x80\x05cnumpy._core.multiarray\n_reconstruct\ncnumpy\nndarray\n"
+            b"(L200000000000L\n\x85C\x01b\x87R.")
+    verdict = Verdict("import numpy as np", tmp_path, memory_mb=1024)
+    try:
+        verdict.wait_ready(60)
+        source = f"from mlcasebook.grading import channel\nchannel.loads({bomb!r}).sum()\n"
+        result = verdict.run_test("bomb_test", source, time.monotonic() + 60, answer=lambda *_: ("closed", "none"))
+        errors = [o for o in result["outputs"] if o["output_type"] == "error"]
+        assert errors and errors[0]["ename"] == "MemoryError", result
+        again = verdict.run_test("ok_test", "assert np.arange(3).sum() == 3\n", time.monotonic() + 60,
+                                 answer=lambda *_: ("closed", "none"))
+        assert not [o for o in again["outputs"] if o["output_type"] == "error"], again
+    finally:
+        verdict.stop()

@@ -1,4 +1,6 @@
-"""Course, runner and fixtures for the hostile-input catalogue (``conftest.py`` re-exports the fixtures): a small course of its own, and grading runs shared by the cases.
+"""Course, runner and fixtures of the hostile-input catalogue (``conftest.py`` re-exports the fixtures).
+
+A small course of its own, and grading runs shared by the cases.
 
 One grading run (a notebook plus options) may be asserted by several cases; it is run once per session, also
 under pytest-xdist: the first worker that needs it grades it under a file lock and stores the outcome as JSON
@@ -191,7 +193,13 @@ def grade_subprocess(path: Path, args: list[str], course: Path, private: Path, m
            "TMPDIR": str(private)}
     proc = subprocess.Popen([sys.executable, "-m", "mlcasebook.cli", "check", str(path), *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 60  # signal once the learner's kernel runs: grading is then truly under way
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any("ipykernel_launcher" in cmd and str(private) in cmd for cmd in processes().values()):
+            break
+        time.sleep(0.2)
     time.sleep(after)
+    at_signal = temp_left(private)
     started = time.monotonic()
     if signum == signal.SIGINT:
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
@@ -203,6 +211,7 @@ def grade_subprocess(path: Path, args: list[str], course: Path, private: Path, m
         os.killpg(proc.pid, signal.SIGKILL)
         stdout, stderr = proc.communicate()
     return {"code": proc.returncode, "stdout": stdout, "stderr": stderr, "seconds": time.monotonic() - started,
+            "temp_at_signal": at_signal,
             "sha_before": before_sha, "sha_after": sha(path),
             "leftovers": leftovers(before, private, marker), "temp_left": temp_left(private)}
 
@@ -222,15 +231,18 @@ def graded(shared_dir, course, request):
                 folder = runs / name
                 shutil.rmtree(folder, ignore_errors=True)
                 folder.mkdir()
-                private = folder / "tmp"
-                private.mkdir()
+                # short: the kernel's sockets live in the grading folder, and a Unix socket path has 107 bytes at most
+                private = Path(tempfile.mkdtemp(prefix="mlcb-hostile-", dir="/tmp"))
+                context = spec.before(course, folder) if spec.before else {}
                 path = spec.make(course, folder)
                 marker = uuid.uuid4().hex
-                context = spec.before(course, folder) if spec.before else {}
-                if spec.signal is None:
-                    result = grade_in_process(path, spec.args, course, private, marker)
-                else:
-                    result = grade_subprocess(path, spec.args, course, private, marker, spec.signal, spec.after)
+                try:
+                    if spec.signal is None:
+                        result = grade_in_process(path, spec.args, course, private, marker)
+                    else:
+                        result = grade_subprocess(path, spec.args, course, private, marker, spec.signal, spec.after)
+                finally:
+                    shutil.rmtree(private, ignore_errors=True)
                 result["extra"] = spec.after_run(course, folder, context) if spec.after_run else {}
                 result["path"] = str(path)
                 try:

@@ -17,6 +17,7 @@ sandbox, exception texts quoted in messages, a timed-out cell interrupted and re
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
@@ -26,7 +27,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from hostile_support import HIDDEN_ARG, HIDDEN_COUNTS, ROOT, SECRET_NAME, SECRET_VALUE, sha
 
 pytestmark = pytest.mark.slow
@@ -73,7 +73,7 @@ def learner(answers=None, *, drop=(), edit=None, duplicate=None, filename="mini.
             if duplicate and gid in duplicate:
                 twin = nbformat.from_dict(json.loads(json.dumps(cell)))
                 twin.source = duplicate[gid]
-                twin.pop("id", None)
+                twin["id"] = f"{cell.get('id', 'cell')}-copy"
                 cells.append(twin)
         nb.cells = cells
         path = folder / "00_demo" / filename
@@ -325,6 +325,23 @@ for name, text in os.environ.items():
         raise RuntimeError("the grader's environment reached the learner's kernel")
 value = 42'''
 
+FORK_MANY = '''import os, time
+made = 0
+try:
+    for _ in range(700):  # above the 512 processes the sandbox allows beyond those running
+        if os.fork() == 0:
+            time.sleep(120)
+            os._exit(0)
+        made += 1
+except OSError as exc:
+    print("fork refused after", made, exc)
+value = 42 if made == 700 else 41'''
+
+FORGED_PICKLE = '''import mlcasebook.grading.agent as agent
+# every answer the grader asks for becomes a pickle that runs a shell command wherever it is read
+agent._dumps = lambda reply: b"cos\\nsystem\\n(S'touch {target}'\\ntR."
+value = 41'''
+
 RAISE_WITH_ARGS = '''def double(x):
     if x > 1000:
         raise ValueError(f"called with {x!r}")
@@ -368,7 +385,7 @@ class Run:
     before: Callable | None = None  # (course, folder) -> context dict, in the grading process
     after_run: Callable | None = None  # (course, folder, context) -> extra facts (JSON-able)
     signal: int | None = None  # run as a subprocess and send this signal
-    after: float = 3.0
+    after: float = 1.5  # seconds after the kernel started (subprocess runs): ~3 s after the command
 
 
 _listeners: dict[str, socket.socket] = {}
@@ -399,6 +416,14 @@ def accepted(course: Path, folder: Path, context: dict) -> dict:
     return {"accepted": count}
 
 
+def forged_notebook(course: Path, folder: Path) -> Path:
+    return learner({**WRONG, "mini_value": FORGED_PICKLE.format(target=folder / "pwned")})(course, folder)
+
+
+def pwned(course: Path, folder: Path, context: dict) -> dict:
+    return {"pwned": (folder / "pwned").exists()}
+
+
 def network_notebook(course: Path, folder: Path) -> Path:
     port = int((folder / "port").read_text())
     return learner({**WRONG, "mini_metric": NETWORK.format(port=port)})(course, folder)
@@ -420,10 +445,9 @@ def host_files_after(course: Path, folder: Path, context: dict) -> dict:
             "new_files": [p.name for p in checks_dir.iterdir() if p.name == "hacked.py"]}
 
 
-T = ["--json", "--timeout", "6"]  # time-out cases: short, but far above what a normal mini cell needs
+T = ["--json", "--timeout", "10"]  # time-out cases: short, but far above what a normal mini cell needs
 
 RUNS: dict[str, Run] = {
-    "blank": Run(learner()),
     "good": Run(learner(GOOD)),
     # A. cheats
     "a_patch_checks": Run(learner({**WRONG, "mini_metric": PATCH_CHECKS})),
@@ -440,6 +464,7 @@ RUNS: dict[str, Run] = {
     "a_read_progress": Run(learner({**WRONG, "mini_double": READ_PROGRESS})),
     "a_network": Run(network_notebook, before=open_listener, after_run=accepted),
     "a_detach": Run(learner({**WRONG, "mini_double": DETACH})),
+    "a_forged_pickle": Run(forged_notebook, after_run=pwned),
     "a_env": Run(learner({**WRONG, "mini_value": ENV_DUMP})),
     # B. time-outs, crashes, floods
     **{f"b_loop_blank_{i}": Run(learner({"mini_value": "value = None\n" + LOOP}), args=T) for i in (1, 2, 3)},
@@ -452,6 +477,8 @@ RUNS: dict[str, Run] = {
     "b_exit": Run(learner({**GOOD, "mini_metric": "import os\nos._exit(1)"})),
     "b_memory": Run(learner({**GOOD, "mini_value": "blob = bytearray(5 * 2**30)\nvalue = 42"}),
                     args=["--json", "--memory", "512"]),
+    # 10**6 lines (7 MB): 10**7 would take the kernel ~2 minutes to print, past the 60 s cell limit
+    "b_fork_many": Run(learner({**WRONG, "mini_value": FORK_MANY})),
     "b_print_flood": Run(learner({**GOOD, "mini_double": "for i in range(10**6):\n    print(i)\n" + GOOD["mini_double"]})),
     "b_sigint": Run(learner({**GOOD, "mini_value": "import time\ntime.sleep(60)\nvalue = 42"}), args=[],
                     signal=signal.SIGINT),
@@ -494,6 +521,8 @@ RUNS: dict[str, Run] = {
 def graded_ok(r: dict) -> dict:
     assert r["code"] == 0, r["stderr"]
     assert r["json"] is not None
+    # every attack here is met by the namespace sandbox; a silent fall-back to limits only would weaken them all
+    assert r["json"]["sandbox"] == "namespaces", r["json"]["notes"]
     return r["json"]
 
 
@@ -575,8 +604,8 @@ def _a_transformer(r):
     out = graded_ok(r)
     assert out["score"] == 0
     for p in out["parts"]:  # every later cell, the grader's own requests included, became `pass`: nothing passes
-        assert p["points"] == 0 and p["status"] != "passed", p
-    assert "NameError" not in json.dumps(out)
+        assert (p["points"], p["status"], p["misconception"]) == (0, "error", "unreadable"), p
+        assert "got no answer from your notebook's kernel" in p["message"], p  # not "timed out": nothing ran long
 
 
 def _a_clear_output(r):
@@ -590,8 +619,10 @@ def _a_clear_output(r):
 
 def _a_reference_import(r):
     graded_ok(r)
-    p = lost(r, "mini_srm_test", "failed", "error")
-    assert "reference_srm_pvalue" not in p["message"] or "TypeError" in p["message"], p
+    # the kernel's mlcasebook.checks is the public stub: `reference_srm_pvalue` there is a skipped check, whose
+    # result is no number
+    p = lost(r, "mini_srm_test", "failed")
+    assert p["misconception"] == "raised" and "TypeError" in p["message"], p
     assert r["json"]["score"] == 0
 
 
@@ -652,6 +683,14 @@ def _a_detach(r):
     assert r["json"]["score"] == 2
 
 
+def _a_forged_pickle(r):
+    out = graded_ok(r)
+    assert r["extra"]["pwned"] is False  # the verdict process (outside the sandbox) never ran the learner's pickle
+    for p in out["parts"]:  # every answer read after the patch is refused as not plain data
+        assert p["points"] == 0 and p["status"] == "error" and p["misconception"] == "unreadable", p
+        assert "could not read your answer" in p["message"], p
+
+
 def _a_env(r):
     graded_ok(r)
     p = part(r, "mini_value_test")
@@ -664,7 +703,7 @@ def _b_loop_blank(r1, r2, r3):
         out = graded_ok(r)
         p = part(r, "mini_value_test")
         assert (p["points"], p["status"]) == (0, "timed out"), p
-        assert "ran longer than the 6 s limit" in p["message"]
+        assert "ran longer than the 10 s limit" in p["message"]
         for gid in ("mini_double_test", "mini_srm_test", "mini_metric_test"):
             assert (part(r, gid)["points"], part(r, gid)["status"]) == (0, "not attempted"), part(r, gid)
         assert out["score"] == 0
@@ -676,7 +715,7 @@ def _b_loop_good(r1, r2):
         out = graded_ok(r)
         p = part(r, "mini_double_test")
         assert (p["points"], p["status"]) == (0, "timed out"), p
-        assert "mini_double ran longer than the 6 s limit" in p["message"] and "NameError" not in p["message"]
+        assert "mini_double ran longer than the 10 s limit" in p["message"] and "NameError" not in p["message"]
         assert out["score"] == 4  # only the part whose cell looped was lost
         assert "not defined" not in json.dumps(out)
     assert r1["json"]["parts"] == r2["json"]["parts"]
@@ -693,7 +732,7 @@ def _b_loop_in_hidden_call(r):
     out = graded_ok(r)
     p = part(r, "mini_double_test")
     assert (p["points"], p["status"]) == (0, "timed out"), p
-    assert "hidden test ran longer than the 6 s limit while using your code" in p["message"]
+    assert "hidden test ran longer than the 10 s limit while using your code" in p["message"]
     no_secret(r, HIDDEN_ARG)
     assert out["score"] == 4
 
@@ -720,6 +759,12 @@ def _b_memory(r):
     assert out["score"] == 5  # the other parts were graded
 
 
+def _b_fork_many(r):
+    graded_ok(r)
+    # the process limit stopped the forks before 700 (and the sandbox's PID namespace took all of them down)
+    assert lost(r, "mini_value_test", "failed")["message"] == VALUE_FAILED
+
+
 def _b_print_flood(r):
     out = graded_ok(r)
     assert out["score"] == 6
@@ -732,6 +777,7 @@ def interrupted(r):
     assert lines == ["mlcasebook check: interrupted; nothing was changed."], r["stderr"]
     assert r["stdout"] == ""
     assert r["seconds"] < 20, r["seconds"]  # it stops promptly, not after the cell's 60 s
+    assert any(name.startswith("mlcasebook-grade-") for name in r["temp_at_signal"])  # it was mid-grading
 
 
 def _c_raise_args(r):
@@ -780,7 +826,7 @@ def _d_other_name(r):
     out = graded_ok(r)
     assert out["source"] == "solutions/00_demo/mini.ipynb"
     assert out["score"] == 6
-    assert any(n.startswith("Graded as 00_demo/mini") and "file name says otherwise" in n for n in out["notes"]), out["notes"]
+    assert any(n.startswith("Graded as 00_demo/mini") and "saved as 00_demo/other" in n for n in out["notes"]), out["notes"]
 
 
 def _d_deleted_test(r):
@@ -828,7 +874,8 @@ CASES = [
     Case("A-showtraceback-noop", ("a_showtraceback",), _a_showtraceback,
          "fails: a hidden test's AssertionError produced no error output, and determine_grade gave full points"),
     Case("A-input-transformer", ("a_transformer",), _a_transformer,
-         "fails: every later cell, hidden tests included, became `pass` and scored full points"),
+         "fails: every later cell, hidden tests included, became `pass` and scored full points (and before the fix "
+         "in execute._test this engine called each part 'timed out' and replayed the notebook once per test)"),
     Case("A-post-run-cell-clear-output", ("a_clear_output",), _a_clear_output,
          "fails: the hook cleared each test cell's error output before nbgrader scored it"),
     Case("A-import-reference-answer", ("a_reference",), _a_reference_import,
@@ -851,29 +898,37 @@ CASES = [
          "fails: the kernel had the host's network and connected to the listener"),
     Case("A-detached-process", ("a_detach",), _a_detach,
          "fails: a process in its own session outlived the kernel's shutdown (no PID namespace)"),
+    Case("A-forged-channel-pickle", ("a_forged_pickle",), _a_forged_pickle,
+         "n/a: no channel (the hidden tests ran in the kernel, where the learner could already run anything)"),
     Case("A-environment-dump", ("a_env",), _a_env,
          "fails: the kernel inherited the grader's whole environment, sentinel included"),
     # ---- B. time-outs, crashes, floods, interrupts
     Case("B-loop-first-cell-blank-3-runs", ("b_loop_blank_1", "b_loop_blank_2", "b_loop_blank_3"), _b_loop_blank,
-         "passes mostly: interrupted and probed; but the message lacked the cell, and a `while True` the interrupt "
-         "stops left the partial state for later cells"),
+         "passes: the interrupt stopped `while True: pass` and the message was the same; it ran hidden tests unsandboxed"),
     Case("B-loop-in-good-notebook-2-runs", ("b_loop_good_1", "b_loop_good_2"), _b_loop_good,
          "fails: the interrupted cell had defined double(), so its test passed on a timed-out cell (state read past)"),
     Case("B-loop-ignoring-sigint", ("b_sigint_ignored",), _b_sigint_ignored,
          "passes: the probe failed, the cell was replaced and the notebook re-run (after an extra 10 s grace)"),
     Case("B-loop-only-in-hidden-call", ("b_loop_in_hidden_call",), _b_loop_in_hidden_call,
-         "fails: the hidden test cell itself was interrupted in the kernel, and the message quoted the test"),
+         "fails on the message only: the hidden test cell itself was interrupted in the kernel (0, timed out)"),
     Case("B-sleep-forever", ("b_sleep",), _b_sleep,
-         "fails: time.sleep was interrupted, the cell went on defining srm_pvalue, and its test passed"),
+         "passes: the interrupt raised KeyboardInterrupt in time.sleep, before srm_pvalue was defined"),
     Case("B-os-exit-crash", ("b_exit",), _b_exit, "passes: DeadKernelError, replaced and re-run"),
     Case("B-huge-memory", ("b_memory",), _b_memory,
-         "fails: no --memory option (exit 2) and no memory limit: the machine swapped or the OOM killer chose"),
+         "fails: no --memory option (exit 2) and no memory limit: the machine swapped or the OOM killer chose "
+         "(and before MALLOC_ARENA_MAX in sandbox.kernel_env this engine could not start a kernel under 512 MB)"),
+    Case("B-fork-beyond-process-limit", ("b_fork_many",), _b_fork_many,
+         "fails: no process limit at all (and the children outlived the kernel)",
+         marks=(pytest.mark.xfail(os.geteuid() == 0, strict=True, reason=(
+             "RLIMIT_NPROC is not enforced for real uid 0: grading as root (this container), the jail runs the kernel "
+             "as root, so 700 forks succeed; only a pids cgroup or a non-root uid in the sandbox would bound them. "
+             "The PID namespace still kills every child when grading ends (no leftovers).")),)),
     Case("B-print-flood", ("b_print_flood",), _b_print_flood,
          "fails: all output was kept in memory and no note said it was dropped"),
     Case("B-ctrl-c-process-group", ("b_sigint",), interrupted,
-         "fails: KeyboardInterrupt left the temporary folder's kernel to nbclient's cleanup; no single-line message"),
+         "fails: no handler: a KeyboardInterrupt traceback, exit status -2 instead of 130"),
     Case("B-sigterm", ("b_sigterm",), interrupted,
-         "fails: SIGTERM killed the grader without cleanup; the kernel and its temporary folder were left"),
+         "fails: SIGTERM killed the grader without cleanup; the kernel (own session) and its temporary folder were left"),
     Case("B-ctrl-c-while-learner-ignores-sigint", ("b_sigint_stubborn",), interrupted,
          "fails: same as Ctrl-C, and the kernel ignoring SIGINT was left running"),
     # ---- C. messages leak nothing
@@ -889,23 +944,23 @@ CASES = [
          "passes: the passing sentences named no count"),
     # ---- D. malformed input
     Case("D-object-without-cells", ("d_hello",), refused(f"{SHAPE}: it has no list of cells"),
-         "passes: `has no list of cells` (from nbformat's reader, if it did not raise first)"),
+         "fails: nbformat.read raised ValidationError (cannot convert from version 1), not caught: traceback, exit 1"),
     Case("D-json-list", ("d_list",), refused(f"{SHAPE}: its top level is a JSON list"),
          "fails: nbformat.read crashed on a list (AttributeError, exit 1 with a traceback)"),
     Case("D-source-is-int", ("d_source_int",), refused(f"{SHAPE}: the source of cell 2 is not text"),
-         "fails: crashed while rebuilding (`.strip()` of an int)"),
+         "fails: nbformat read it; the rebuild crashed on `.strip()` of an int: traceback, exit 1"),
     Case("D-metadata-is-string", ("d_metadata_string",), refused(f"{SHAPE}: its metadata is not an object"),
-         "fails: crashed in nbformat or in the rebuild"),
+         "fails: nbformat.read raised ValidationError, not caught: traceback, exit 1"),
     Case("D-nbgrader-metadata-is-string", ("d_nbgrader_string",),
          refused(f"{SHAPE}: the nbgrader metadata of cell 2 is not an object"),
          "fails: `.get` on a string: AttributeError traceback"),
     Case("D-nbformat-3", ("d_nbformat3",), refused(f"{SHAPE}: it is not a version-4 notebook (nbformat = 3)"),
-         "fails: nbformat converted or refused it with its own error"),
+         "fails: nbformat.read raised ValidationError (missing key: worksheets), not caught: traceback, exit 1"),
     Case("D-empty-file", ("d_empty",), refused("is not valid notebook JSON"), "passes: NotJSONError"),
     Case("D-binary-garbage", ("d_binary",), refused("is not a text notebook (it is not UTF-8)"),
-         "passes: UnicodeDecodeError caught"),
+         "fails on the message only: UnicodeDecodeError is a ValueError, reported as `not valid notebook JSON`"),
     Case("D-invalid-utf8", ("d_invalid_utf8",), refused("is not a text notebook (it is not UTF-8)"),
-         "passes: UnicodeDecodeError caught"),
+         "fails on the message only: reported as `not valid notebook JSON`"),
     Case("D-utf8-bom-graded", ("d_bom",), _d_bom, "fails: json refused the BOM, the notebook was called corrupt"),
     Case("D-folder", ("d_folder",), refused("is a folder"), "passes"),
     Case("D-missing-path", ("d_missing",), refused("does not exist"), "passes"),
@@ -917,7 +972,7 @@ CASES = [
     Case("D-timeout-negative", ("d_timeout_negative",), refused("must be a positive number of seconds, not '-5'"),
          "fails: accepted"),
     Case("D-timeout-abc", ("d_timeout_abc",), refused("must be a positive number of seconds, not 'abc'"),
-         "passes: argparse refused it (another message)"),
+         "fails on the message only: argparse's `invalid float value: 'abc'`"),
     Case("D-timeout-inf", ("d_timeout_inf",), refused("must be a positive number of seconds, not 'inf'"),
          "fails: accepted: an endless loop was never stopped"),
     Case("D-memory-zero", ("d_memory_zero",), refused("--memory: must be a positive whole number, not '0'"),
@@ -928,7 +983,8 @@ CASES = [
          refused("has none of the graded cells of any notebook in solutions/"),
          "fails: named mini.ipynb, it was found by name and `setup` counted as shared: graded 0/6"),
     Case("D-nbgrader-metadata-stripped", ("d_stripped",),
-         refused("(or its nbgrader cell metadata was removed)"), "passes"),
+         refused("(or its nbgrader cell metadata was removed)"),
+         "fails on the message only: found by name, then `none of the graded cells of solutions/00_demo/mini.ipynb`"),
     Case("D-deleted-test-cell", ("d_repaired",), _d_deleted_test, "passes"),
     Case("D-edited-test-cell", ("d_repaired",), _d_edited_test, "passes"),
     Case("D-duplicated-answer-cell", ("d_duplicated",), _d_duplicated, "passes"),

@@ -70,7 +70,7 @@ def grade_notebook(nb: nbformat.NotebookNode, source_path: Path, *, timeout: flo
         limits = Limits(memory_mb=memory_mb, cpu_seconds=int(min(6 * 3600, 60 + 3 * timeout * max(1, n_code))))
         box = Sandbox.choose(work, limits, sandbox_kind, hide)
         box.prepare()
-        verdict = Verdict(setup_source(source), base)
+        verdict = Verdict(setup_source(source), base, memory_mb=max(4096, 2 * memory_mb))
         executed, run = execute(rebuilt, timeout, box, verdict)
         notice = box.notice()
         if notice and notice not in _announced:  # said once per process, in one line

@@ -26,7 +26,8 @@ import pickle
 
 import numpy as np
 
-_SAFE_BUILTINS = frozenset({"list", "dict", "set", "frozenset", "tuple", "bytearray", "bytes", "slice", "range",
+# not bytes or bytearray: called with a number they allocate that many bytes (protocol 5 never calls them)
+_SAFE_BUILTINS = frozenset({"list", "dict", "set", "frozenset", "tuple", "slice", "range",
                             "complex", "int", "float", "str", "bool", "object", "NoneType", "Ellipsis"})
 _CLASS_PREFIXES = ("numpy", "pandas.core", "pandas._libs", "pandas.arrays", "pandas", "sklearn", "imblearn",
                    "scipy.sparse", "scipy.stats", "collections", "datetime", "decimal", "fractions",

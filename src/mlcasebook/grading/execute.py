@@ -70,18 +70,26 @@ class _Client(NotebookClient):
 class Verdict:
     """The verdict process, started once per grading run and restarted only if it dies."""
 
-    def __init__(self, setup_source: str, scratch: Path):
-        self.setup_source, self.scratch = setup_source, scratch
+    def __init__(self, setup_source: str, scratch: Path, memory_mb: int = 4096):
+        self.setup_source, self.scratch, self.memory_mb = setup_source, scratch, memory_mb
         self.proc = None
         self.start()
 
     def start(self) -> None:
         env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "MPLBACKEND": "Agg",
-               "PYTHONHASHSEED": "0"}
+               "PYTHONHASHSEED": "0", "MALLOC_ARENA_MAX": "1"}
+        limit = self.memory_mb * 2**20
+
+        def preexec():  # dies with the grader; bytes from the learner cannot make it exhaust the machine's memory
+            import resource
+
+            _die_with_parent()
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
         log = open(self.scratch / "verdict.log", "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "mlcasebook.grading.verdict"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=log, env=env, start_new_session=True,
-                                     preexec_fn=_die_with_parent)
+                                     preexec_fn=preexec)
         log.close()
         verdict_protocol.send(self.proc.stdin, ("setup", self.setup_source))
 
