@@ -116,6 +116,16 @@ def _reseed() -> None:
 def _answer(op: str, target, args: tuple):
     if op in ("call", "method"):
         _reseed()
+        from sklearn import config_context
+
+        # as the checks did when they called the learner's function in this kernel: skip scikit-learn's
+        # repeated parameter validation in the learner's many fits (it changes no result of valid code)
+        with config_context(assume_finite=True, skip_parameter_validation=True):
+            return _plain_answer(op, target, args)
+    return _plain_answer(op, target, args)
+
+
+def _plain_answer(op: str, target, args: tuple):
     if op == "get":
         ns = _user_ns if _user_ns is not None else sys.modules["__main__"].__dict__
         return {name: ns[name] for name in args[0] if name in ns}

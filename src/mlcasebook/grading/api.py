@@ -11,8 +11,10 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -53,6 +55,8 @@ def grade_notebook(nb: nbformat.NotebookNode, source_path: Path, *, timeout: flo
     in ``hide`` the folders the sandbox must also hide (nbgrader's course root and gradebook).
     """
     timeout = check_timeout(timeout)
+    # nbgrader's scoring rule is needed only at the end; its import (~1.5 s) overlaps the notebook's execution
+    threading.Thread(target=importlib.import_module, args=("nbgrader.utils",), daemon=True).start()
     source = nbformat.read(source_path, as_version=4)
     release_path = release_of(source_path)
     release = nbformat.read(release_path, as_version=4) if release_path.is_file() else None

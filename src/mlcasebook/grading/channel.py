@@ -115,7 +115,13 @@ class _Unpickler(pickle.Unpickler):
     def persistent_load(self, pid):
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "ref" and isinstance(pid[1], int)):
             raise UnsafeData("malformed reference")
-        return Remote(self.channel, pid[1], str(pid[2]), str(pid[3]), bool(pid[4]))
+        known = getattr(self.channel, "remotes", None)
+        if known is not None and pid[1] in known:  # the same learner object is the same reference (stable id)
+            return known[pid[1]]
+        remote = Remote(self.channel, pid[1], str(pid[2]), str(pid[3]), bool(pid[4]))
+        if known is not None:
+            known[pid[1]] = remote
+        return remote
 
 
 _loading = [0]

@@ -73,6 +73,7 @@ class Verdict:
     def __init__(self, setup_source: str, scratch: Path, memory_mb: int = 4096):
         self.setup_source, self.scratch, self.memory_mb = setup_source, scratch, memory_mb
         self.proc = None
+        self.ready = False
         self.start()
 
     def start(self) -> None:
@@ -94,7 +95,10 @@ class Verdict:
         verdict_protocol.send(self.proc.stdin, ("setup", self.setup_source))
 
     def wait_ready(self, timeout: float) -> None:
+        if self.ready:
+            return
         kind, error = self._receive(timeout)
+        self.ready = True
         if kind != "ready" or error:
             raise GradingAborted(f"the hidden tests could not be prepared ({error or kind})")
 
@@ -107,9 +111,10 @@ class Verdict:
         except EOFError as exc:
             raise ConnectionError("the verdict process stopped") from exc
 
-    def run_test(self, gid: str, source: str, deadline: float, answer) -> dict:
-        """Run one hidden test; ``answer(request, deadline)`` relays a channel request to the kernel."""
-        verdict_protocol.send(self.proc.stdin, ("test", gid, source))
+    def run_test(self, gid: str, source: str, deadline: float, answer, kernel: int = 0) -> dict:
+        """Run one hidden test; ``answer(request, deadline)`` relays a channel request to the kernel
+        (``kernel`` numbers the kernel the notebook runs in: a replay's fresh kernel has a new number)."""
+        verdict_protocol.send(self.proc.stdin, ("test", gid, source, kernel))
         while True:
             kind, payload = self._receive(deadline - time.monotonic())
             if kind == "done":
@@ -129,6 +134,7 @@ class Verdict:
 
     def restart(self, timeout: float) -> None:
         self.stop()
+        self.ready = False
         self.start()
         self.wait_ready(timeout)
 
@@ -151,14 +157,14 @@ def execute(nb: nbformat.NotebookNode, timeout: float, sandbox: Sandbox, verdict
     """Execute ``nb``; return the executed copy (test cells carry the verdict's outputs) and what happened."""
     run = Run()
     channel = sandbox.workdir / ".channel"
-    first, failed_starts = True, 0
+    failed_starts = 0
     for _attempt in range(len(nb.cells) + 3):
         work = copy.deepcopy(nb)
         for index, why in run.replaced.items():
             if kind_of(work.cells[index]) != TEST:
                 work.cells[index] = _stand_in(work.cells[index], why, timeout)
         try:
-            _run_once(work, run, timeout, sandbox, verdict, channel, first)
+            _run_once(work, run, timeout, sandbox, verdict, channel)
             return work, run
         except RuntimeError as exc:  # the kernel did not start: inside the jail, fall back once to limits only
             why = sandbox.jail_error() if sandbox.mechanism == NAMESPACES else None
@@ -171,11 +177,10 @@ def execute(nb: nbformat.NotebookNode, timeout: float, sandbox: Sandbox, verdict
         except _Stop as stop:
             run.replaced[stop.index] = stop.why
             run.replays += 1
-            first = False
     raise GradingAborted("grading could not finish: every cell had to be replaced")  # pragma: no cover
 
 
-def _run_once(work, run: Run, timeout: float, sandbox: Sandbox, verdict: Verdict, channel: Path, first: bool) -> None:
+def _run_once(work, run: Run, timeout: float, sandbox: Sandbox, verdict: Verdict, channel: Path) -> None:
     channel.mkdir(exist_ok=True)
     km = _KernelManager(kernel_name="python3", transport="ipc", ip=str(sandbox.workdir / "k"),
                         connection_file=str(sandbox.workdir / "kernel.json"))
@@ -187,7 +192,7 @@ def _run_once(work, run: Run, timeout: float, sandbox: Sandbox, verdict: Verdict
     launch = sandbox.launch_kwargs()
     try:
         with client.setup_kernel(**launch):
-            _cells(client, km, work, run, timeout, verdict, channel, first)
+            _cells(client, km, work, run, timeout, verdict, channel)
     finally:
         _kill(km)
 
@@ -206,10 +211,8 @@ def _kill(km) -> None:
     process.wait()
 
 
-def _cells(client, km, work, run: Run, timeout: float, verdict: Verdict, channel: Path, first: bool) -> None:
+def _cells(client, km, work, run: Run, timeout: float, verdict: Verdict, channel: Path) -> None:
     _agent(client, channel, timeout)
-    if first:
-        verdict.wait_ready(max(60.0, timeout))
     for index, cell in enumerate(work.cells):
         kind = kind_of(cell)
         if kind in (SKIP, TEXT):
@@ -255,6 +258,7 @@ def _call(client, code: str, deadline: float):
 
 
 def _test(client, cell, index: int, run: Run, timeout: float, verdict: Verdict, channel: Path) -> None:
+    verdict.wait_ready(max(60.0, timeout))  # it warmed up while the learner's cells ran
     deadline = time.monotonic() + timeout
     died = []
 
@@ -271,7 +275,8 @@ def _test(client, cell, index: int, run: Run, timeout: float, verdict: Verdict, 
             return ("closed", "no answer")  # the learner's code broke the agent: the part cannot pass
 
     try:
-        result = verdict.run_test(cell.metadata.get("nbgrader", {}).get("grade_id", ""), cell.source, deadline, answer)
+        result = verdict.run_test(cell.metadata.get("nbgrader", {}).get("grade_id", ""), cell.source, deadline, answer,
+                                  kernel=run.replays)
     except TimeoutError:
         verdict.restart(max(60.0, timeout))
         raise _Stop(index, TIMED_OUT) from None

@@ -9,7 +9,7 @@ record them (so ``determine_grade`` scores them) plus the check's misconception 
 
 Protocol on inherited pipes, each message a length-prefixed pickle (grader and verdict trust each other; the
 learner's bytes travel inside as opaque ``bytes`` and are read only by :func:`channel.loads`):
-``("setup", source)`` → ``("ready", error)``; ``("test", grade_id, source)`` → any number of
+``("setup", source)`` → ``("ready", error)``; ``("test", grade_id, source, kernel)`` → any number of
 ``("ask", request)`` ← ``("answer", response)`` or ``("closed", why)``, then ``("done", result)``.
 """
 
@@ -66,6 +66,13 @@ class _Link:
 
     def __init__(self, incoming, outgoing):
         self.incoming, self.outgoing = incoming, outgoing
+        self.remotes: dict = {}  # reference id -> Remote, for the life of one kernel
+        self.kernel = None
+
+    def new_kernel(self, generation) -> None:
+        """A replay started a fresh kernel: references to the old one's objects mean nothing any more."""
+        if generation != self.kernel:
+            self.kernel, self.remotes = generation, {}
 
     def ask(self, op, target, args):
         from mlcasebook.grading import channel
@@ -174,6 +181,7 @@ def main() -> int:
             except Exception as exc:
                 send(outgoing, ("ready", f"{type(exc).__name__}: {exc}"))
         elif kind == "test":
+            link.new_kernel(message[3] if len(message) > 3 else None)
             send(outgoing, ("done", run_test(base, message[2], link)))
         elif kind == "quit":
             return 0
