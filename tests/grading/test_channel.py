@@ -156,7 +156,8 @@ def test_free_names_of_a_hidden_test():
 
 
 def test_a_memory_bomb_from_the_learner_stays_inside_the_verdict_limit(tmp_path):
-    """Bytes that ask for 3 GB (more than its 1 GB cap here, far less than the machine) make the verdict process raise MemoryError (its address space is capped),
+    """Bytes that ask for 3 GB (over its 1 GB cap here, far under the machine's memory) make the verdict process
+    raise MemoryError (its address space is capped),
     not exhaust the machine; the verdict process keeps answering."""
     import time
 
