@@ -48,9 +48,17 @@ class Run:
 
 
 class _KernelManager(AsyncKernelManager):
-    """Starts the kernel inside the sandbox; talks to it over Unix sockets (the sandbox has no network)."""
+    """Starts the kernel inside the sandbox; talks to it over Unix sockets (the sandbox has no network).
+
+    All kernels of a grading process share one ZMQ context: one per kernel would leak its file descriptors.
+    """
 
     sandbox: Sandbox | None = None
+
+    def _context_default(self):
+        import zmq.asyncio
+
+        return zmq.asyncio.Context.instance()
 
     def format_kernel_cmd(self, extra_arguments=None):
         return self.sandbox.command(super().format_kernel_cmd(extra_arguments))
@@ -103,8 +111,9 @@ class Verdict:
             raise GradingAborted(f"the hidden tests could not be prepared ({error or kind})")
 
     def _receive(self, timeout: float):
-        ready, _, _ = select.select([self.proc.stdout], [], [], max(0.0, timeout))
-        if not ready:
+        poller = select.poll()  # not select(): a long-lived grader (a test run, a cohort) may hold fds above 1024
+        poller.register(self.proc.stdout, select.POLLIN | select.POLLHUP)
+        if not poller.poll(max(0.0, timeout) * 1000):
             raise TimeoutError
         try:
             return verdict_protocol.receive(self.proc.stdout)
@@ -195,6 +204,9 @@ def _run_once(work, run: Run, timeout: float, sandbox: Sandbox, verdict: Verdict
             _cells(client, km, work, run, timeout, verdict, channel)
     finally:
         _kill(km)
+        for stream in (launch.get("stdout"), launch.get("stderr")):
+            if hasattr(stream, "close"):
+                stream.close()
 
 
 def _kill(km) -> None:
