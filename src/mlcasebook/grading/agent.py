@@ -20,8 +20,8 @@ import sys
 import traceback
 import types
 
-BY_VALUE_ROOTS = frozenset({"builtins", "numpy", "pandas", "sklearn", "imblearn", "scipy", "collections", "datetime",
-                            "decimal", "fractions"})
+from mlcasebook.grading.channel import PLAIN_ROOTS as BY_VALUE_ROOTS  # one list for both ends of the channel
+
 BY_VALUE_MODULES = ("mlcasebook.datasets",)
 _CALLABLE_TYPES = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.ModuleType,
                    types.GeneratorType, types.CodeType, types.FrameType, types.LambdaType, type)

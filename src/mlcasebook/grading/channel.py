@@ -29,9 +29,11 @@ import numpy as np
 # not bytes or bytearray: called with a number they allocate that many bytes (protocol 5 never calls them)
 _SAFE_BUILTINS = frozenset({"list", "dict", "set", "frozenset", "tuple", "slice", "range",
                             "complex", "int", "float", "str", "bool", "object", "NoneType", "Ellipsis"})
-_CLASS_PREFIXES = ("numpy", "pandas.core", "pandas._libs", "pandas.arrays", "pandas", "sklearn", "imblearn",
-                   "scipy.sparse", "scipy.stats", "collections", "datetime", "decimal", "fractions",
-                   "mlcasebook.datasets")
+#: top-level packages whose objects may cross by value (the agent sends these; this side still checks each class)
+PLAIN_ROOTS = frozenset({"builtins", "numpy", "pandas", "sklearn", "imblearn", "scipy", "collections", "datetime",
+                         "decimal", "fractions"})
+_CLASS_PREFIXES = ("numpy", "pandas", "sklearn", "imblearn", "scipy.sparse", "scipy.stats", "collections", "datetime",
+                   "decimal", "fractions", "mlcasebook.datasets")
 # classes that read files, start processes or call what they are given: never built from learner bytes
 _DENIED = ("numpy.memmap", "numpy.lib", "numpy.f2py", "numpy.testing", "numpy.distutils", "numpy.ctypeslib",
            "pandas.io", "pandas.plotting", "pandas.core.computation", "pandas.util", "pandas._testing", "pandas.compat",
@@ -101,8 +103,7 @@ class _Unpickler(pickle.Unpickler):
     def find_class(self, module, name):
         if (module, name) in RECONSTRUCTORS:
             return super().find_class(module, name)
-        if module.split(".")[0] not in {"builtins", "numpy", "pandas", "sklearn", "imblearn", "scipy", "collections",
-                                        "datetime", "decimal", "fractions", "mlcasebook"}:
+        if module.split(".")[0] not in PLAIN_ROOTS | {"mlcasebook"}:
             raise UnsafeData(f"{module}.{name} is not plain data")
         try:
             obj = getattr(importlib.import_module(module), name)
