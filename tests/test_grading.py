@@ -35,6 +35,11 @@ def test_blank_release_scores_zero_without_crashing(source):
     report = grading.grade(release)
     assert report.max_score > 0
     assert report.score == 0
+    # the automatic total counts test cells only, also when a written answer is still blank
+    import nbformat
+
+    meta = [c.metadata.get("nbgrader", {}) for c in nbformat.read(source, as_version=4).cells]
+    assert report.max_score == sum(m.get("points", 0) for m in meta if m.get("grade") and not m.get("solution"))
     auto = [p for p in report.parts if p.status != "manual"]
     assert all(p.status == "not attempted" for p in auto), [(p.grade_id, p.status, p.message) for p in auto]
 

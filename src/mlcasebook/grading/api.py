@@ -102,7 +102,7 @@ def grade(path: str | Path, *, timeout: float = DEFAULT_TIMEOUT, memory_mb: int 
                                                         sandbox_kind=sandbox_kind)
     if note:
         notes.insert(0, note)
-    auto = [p for p in parts if p.status != MANUAL]
+    auto = [p for p in parts if p.points is not None]  # written answers (points None) are graded by hand
     return Report(
         notebook=str(path),
         source=str(source_path.relative_to(paths.course_root())),
@@ -110,7 +110,7 @@ def grade(path: str | Path, *, timeout: float = DEFAULT_TIMEOUT, memory_mb: int 
         max_score=sum(p.max_points for p in auto),
         parts=parts,
         notes=notes,
-        manual_points=sum(p.max_points for p in parts if p.status == MANUAL),
+        manual_points=sum(p.max_points for p in parts if p.points is None),
         seconds=round(time.monotonic() - started, 2),
         sandbox=mechanism,
     )
