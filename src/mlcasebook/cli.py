@@ -123,7 +123,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _terminate(signum, frame):  # SIGTERM: unwind like Ctrl-C so the sandbox and temporary folders are removed
+def _quiet_unraisable(unraisable) -> None:
+    """While unwinding after a signal, drop the "Exception ignored in ..." reports Python prints when
+    the interrupt lands inside a lock or a finaliser (e.g. during subprocess's fork): the one line
+    `interrupted; nothing was changed` is the whole story."""
+
+
+def _interrupt(signum, frame):  # SIGINT/SIGTERM: unwind so the sandbox and temporary folders are removed
+    sys.unraisablehook = _quiet_unraisable
     raise KeyboardInterrupt
 
 
@@ -164,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)  # a bad option exits 2 with argparse's one-line message
     from mlcasebook.paths import CourseNotFoundError
 
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         return args.func(args)
     except CourseNotFoundError as exc:
@@ -174,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mlcasebook {args.command}: interrupted; nothing was changed.", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":  # pragma: no cover
