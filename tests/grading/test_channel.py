@@ -30,9 +30,7 @@ class _InProcess:
         agent._user_ns = names
 
     def ask(self, op, target, args):
-        (self.dir / "request.pkl").write_bytes(channel.dumps((op, target, args)))
-        agent.serve()
-        reply = channel.loads((self.dir / "response.pkl").read_bytes(), self)
+        reply = channel.loads(agent._respond(channel.dumps((op, target, args))), self)
         if reply[0] == "raise":
             if reply[3]:
                 raise NotImplementedError()
