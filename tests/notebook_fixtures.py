@@ -13,6 +13,8 @@ A fixture lists the answer cells it changes (by grade_id) on top of a base noteb
     <test grade_id> = <points>
     [expect.messages]
     <test grade_id> = "substring the feedback must contain"
+    [expect.misconceptions]
+    <test grade_id> = "the misconception id the part must report"
 """
 
 from __future__ import annotations

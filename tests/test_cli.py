@@ -32,10 +32,25 @@ MINI = [
 ]
 
 
+MINI_MANIFEST = """
+[[case]]
+id = "mini"
+module = "00_demo"
+notebook = "mini"
+title = "A mini case"
+question = "Does grading work?"
+minutes = 5
+checks = "churn"
+datasets = ["churn"]
+prefix = "mini"
+"""
+
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     root = tmp_path_factory.mktemp("course")
     shutil.copy(ROOT / "nbgrader_config.py", root)
+    (root / "curriculum.toml").write_text(MINI_MANIFEST)
     A.write(A.notebook(MINI), root / "solutions" / "00_demo" / "mini.ipynb")
     mp = pytest.MonkeyPatch()
     mp.setenv("MLCASEBOOK_ROOT", str(root))
@@ -150,8 +165,10 @@ def test_infinite_loop_is_timed_out_and_other_parts_still_graded(env, tmp_path, 
     out = check_json(path, capsys, "--timeout", "10")
     assert out["by_id"]["mini_value_test"]["points"] == 1
     assert out["by_id"]["mini_rows_test"]["points"] == 1
-    # the cell was interrupted after defining double(), so its test passes: the loop is reported, not zeroed silently
-    assert out["by_id"]["mini_double_test"]["status"] in {"passed", "timed out"}
+    # the looping cell is stopped and named; its part scores 0 as timed out (not a silent pass or a plain failure)
+    double = out["by_id"]["mini_double_test"]
+    assert (double["points"], double["status"], double["misconception"]) == (0, "timed out", "timed_out")
+    assert "mini_double" in double["message"] and "10 s limit" in double["message"]
 
 
 def test_loop_that_ignores_interrupts_is_killed_and_reported(env, tmp_path, capsys):
@@ -197,6 +214,15 @@ def test_progress_shows_latest_and_best(env, tmp_path, capsys):
     assert rows["00_demo/mini"]["best"]["score"] == 4
     assert cli.main(["progress"]) == 0
     assert "00_demo/mini" in capsys.readouterr().out
+
+
+def test_progress_without_a_manifest_says_so(env, capsys, monkeypatch, tmp_path):
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    shutil.copy(ROOT / "nbgrader_config.py", bare)
+    monkeypatch.setenv("MLCASEBOOK_ROOT", str(bare))
+    assert cli.main(["progress"]) == 2
+    assert "no curriculum manifest" in capsys.readouterr().err
 
 
 def test_release_is_idempotent_and_refuses_to_overwrite_hand_edits(env, capsys):

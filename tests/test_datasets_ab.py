@@ -39,9 +39,12 @@ def test_frame_layout_and_reproducibility():
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_difference_in_proportions_recovers_lift(seed):
-    ab = make_ab_experiment(60_000, baseline_rate=0.10, lift=0.01, random_state=seed)
+    # 240,000 users: SE of the difference ~0.00125, so the 1 pp lift is 8 SE from zero and a generator that
+    # ignored ``lift`` fails every seed, not one in two.
+    ab = make_ab_experiment(240_000, baseline_rate=0.10, lift=0.01, random_state=seed)
     diff, se = _diff_and_se(ab.frame)
-    assert abs(diff - ab.truth.lift) < 4 * se
+    assert se < 0.0013
+    assert abs(diff - 0.01) < 4 * se
     control = _rates(ab.frame).loc["control"]
     assert abs(control["mean"] - 0.10) < 4 * np.sqrt(0.09 / control["count"])
     assert ab.truth.lift == pytest.approx(0.01) and ab.truth.relative_lift == pytest.approx(0.1)

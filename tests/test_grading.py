@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from mlcasebook import grading
+from mlcasebook import curriculum, grading
 from notebook_fixtures import ROOT, build_submission, fixture_files, load, release_of
 
-SOLUTIONS = sorted((ROOT / "solutions").glob("*/*.ipynb"))
+SOLUTIONS = [case.source(ROOT) for case in curriculum.cases(ROOT)]
 pytestmark = pytest.mark.slow
 
 
@@ -51,13 +51,15 @@ def test_fixture_scores_what_it_declares(fixture, tmp_path):
     before = _digest(submission)
     report = grading.grade(submission, timeout=float(spec.get("timeout", grading.DEFAULT_TIMEOUT)))
     parts = {p.grade_id: p for p in report.parts}
-    expected = {k: float(v) for k, v in spec["expect"].items() if k != "messages"}
+    expected = {k: float(v) for k, v in spec["expect"].items() if k not in ("messages", "misconceptions")}
     unknown = set(expected) - set(parts)
     assert not unknown, f"fixture names unknown test cells {unknown}"
     detail = {gid: (parts[gid].points, parts[gid].status, parts[gid].message) for gid in expected}
     assert {gid: parts[gid].points for gid in expected} == expected, detail
     for gid, needle in spec["expect"].get("messages", {}).items():
         assert needle.lower() in parts[gid].message.lower(), (gid, parts[gid].message)
+    for gid, misconception in spec["expect"].get("misconceptions", {}).items():
+        assert parts[gid].misconception == misconception, (gid, parts[gid].misconception, parts[gid].message)
     if "total" in spec:
         assert report.score == spec["total"], (report.score, detail)
     for note in spec.get("notes", []):

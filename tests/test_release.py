@@ -8,10 +8,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mlcasebook import release
+from mlcasebook import curriculum, release
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = sorted((ROOT / "solutions").glob("*/*.ipynb"))
+SOURCES = [case.source(ROOT) for case in curriculum.cases(ROOT)]
 pytestmark = pytest.mark.slow
 
 

@@ -5,8 +5,10 @@ A solution notebook is a list of cells made with these helpers, written once to
 
 >>> nb = notebook([md("# Title"), setup("from mlcasebook import checks"),
 ...                answer("case_metric", "metric = None\\n### BEGIN SOLUTION\\nmetric = 'ap'\\n### END SOLUTION"),
-...                public_check("checks.case.metric_choice(metric)"),
+...                public_check("case_metric_check", "checks.case.metric_choice(metric)"),
 ...                test("case_metric_test", "checks.case.metric_choice(metric).require()", points=1)])
+>>> [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if "nbgrader" in c.metadata]
+['setup', 'case_metric', 'case_metric_check', 'case_metric_test']
 
 Answer cells carry the ``raises-exception`` tag (their release stub raises), so nbval can run
 the release; tags survive ``nbgrader generate_assignment``.

@@ -169,12 +169,13 @@ def main(argv: list[str] | None = None) -> int:
     import signal
 
     args = build_parser().parse_args(argv)  # a bad option exits 2 with argparse's one-line message
+    from mlcasebook.curriculum import ManifestError
     from mlcasebook.paths import CourseNotFoundError
 
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         return args.func(args)
-    except CourseNotFoundError as exc:
+    except (CourseNotFoundError, ManifestError) as exc:
         print(f"mlcasebook: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

@@ -7,7 +7,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mlcasebook import paths
+from mlcasebook import curriculum, paths
 
 
 def history_file() -> Path:
@@ -48,8 +48,9 @@ def summary() -> list[dict]:
             if key not in best or entry["score"] >= best[key]["score"]:
                 best[key] = entry
     rows = []
-    for src in sorted(paths.solutions_dir().glob("*/*.ipynb")):
-        key = str(src.relative_to(paths.course_root()))
-        rows.append({"notebook": f"{src.parent.name}/{src.stem}", "source": key,
+    root = paths.course_root()
+    for case in curriculum.cases(root):  # the manifest's order: the order a learner takes the cases
+        key = str(case.source(root).relative_to(root))
+        rows.append({"notebook": case.key, "title": case.title, "minutes": case.minutes, "source": key,
                      "latest": latest.get(key), "best": best.get(key)})
     return rows

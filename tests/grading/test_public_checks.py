@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import ast
 import importlib
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from mlcasebook import curriculum
 from mlcasebook.grading import public_checks
 from mlcasebook.grading.rebuild import ANSWER, KERNEL, kind_of
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = sorted((ROOT / "solutions").glob("*/*.ipynb"))
+SOURCES = [case.source(ROOT) for case in curriculum.cases(ROOT)]
 
 
 def _facts_used(source: str) -> set[tuple[str, str]]:
@@ -56,13 +58,29 @@ def test_no_reference_answer_is_public(answer):
 
 
 def test_stub_modules_import_and_stand_in_for_checks(tmp_path, monkeypatch):
-    stub = tmp_path / "checks"
+    """The stub package imports, carries every public fact of mlcasebook.cases and answers any check with a skip."""
+    package = "mlcasebook_checks_stub"
+    stub = tmp_path / package
     stub.mkdir()
     for name, text in public_checks.stub_modules().items():
         (stub / f"{name}.py").write_text(text)
-    namespace: dict = {}
-    for name, text in public_checks.stub_modules().items():
-        compile(text, f"{name}.py", "exec")
-    exec("from mlcasebook.grading.public_checks import stand_in", namespace)
-    result = namespace["stand_in"]("metric_choice")("accuracy")
-    assert result.passed and "do not run in a graded copy" in repr(result)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        checks = importlib.import_module(package)
+        for module in public_checks.CHECK_MODULES:
+            part = getattr(checks, module)
+            try:
+                case = importlib.import_module(f"mlcasebook.cases.{module}")
+            except ImportError:
+                continue
+            for fact in case.__all__:
+                assert getattr(part, fact) is getattr(case, fact), f"stub checks.{module}.{fact} is not the public fact"
+        assert checks.churn.VALUE == 500.0 and checks.bias_variance.DEGREES is not None
+        result = checks.metrics.metric_choice("accuracy")
+        assert isinstance(result, public_checks.SkippedCheck)
+        assert result.passed and "do not run in a graded copy" in repr(result)
+        assert isinstance(checks.churn.PROFIT_THRESHOLD(), public_checks.SkippedCheck)  # no reference answer
+        assert checks.quiet is public_checks.quiet
+    finally:
+        for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+            del sys.modules[name]

@@ -111,12 +111,14 @@ def is_stub(value) -> bool:
     return value is None or value is Ellipsis
 
 
-def check(name: str, *, stub_hint: str) -> Callable:
+def check(name: str, *, stub_hint: str, ladder=None) -> Callable:
     """Decorate a check function: stubs become "not attempted", learner exceptions become "error".
 
     ``stub_hint`` completes the sentence "Not attempted yet: ..." shown when the learner's code raises
     ``NotImplementedError`` (the release stub) or when the first argument is still ``None``/``...``.
-    The wrapped function receives ``name`` as its first argument so it can build results.
+    The wrapped function receives ``name`` as its first argument so it can build results. ``ladder`` is the
+    check's misconception table (:mod:`mlcasebook.checks.ladder`); its ids are listed on the wrapper as
+    ``misconceptions``.
     """
 
     def decorate(fn: Callable[..., CheckResult]) -> Callable[..., CheckResult]:
@@ -134,6 +136,8 @@ def check(name: str, *, stub_hint: str) -> Callable:
                 return CheckResult(name, ERROR, _raised_sentence(exc), "raised")
 
         wrapper.check_name = name  # type: ignore[attr-defined]
+        wrapper.ladder = ladder  # type: ignore[attr-defined]
+        wrapper.misconceptions = ladder.ids if ladder is not None else ()  # type: ignore[attr-defined]
         return wrapper
 
     return decorate

@@ -259,7 +259,7 @@ def make_ab_experiment(
     --------
     >>> ab = make_ab_experiment(40_000, random_state=0)
     >>> g = ab.frame.groupby("arm")["converted"].mean()
-    >>> round(g["treatment"] - g["control"], 2)   # truth.lift = 0.01
+    >>> float(round(g["treatment"] - g["control"], 2))   # truth.lift = 0.01
     0.01
     """
     n = int(n_users)

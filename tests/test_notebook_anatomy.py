@@ -1,0 +1,53 @@
+"""The anatomy every course notebook shares (CONVENTIONS.md): checked on the source and the release."""
+
+from __future__ import annotations
+
+import re
+
+import nbformat
+import pytest
+
+from mlcasebook import curriculum
+from notebook_fixtures import ROOT
+
+NOTEBOOKS = [p for case in curriculum.cases(ROOT) for p in (case.source(ROOT), case.release(ROOT))]
+HEADING = re.compile(r"^#{1,6} (?!(BEGIN|END) (SOLUTION|MARK SCHEME|HIDDEN TESTS))")  # nbgrader's markers are not headings
+SKIPPING_TAGS = {"nbval-skip", "skip-execution"}
+
+
+def _ids(path):
+    return f"{path.parent.parent.name}/{path.parent.name}/{path.stem}"
+
+
+def _fenced_lines(text: str):
+    """Markdown lines outside code fences (a '# comment' inside ``` is not a heading)."""
+    fenced = False
+    for number, line in enumerate(text.splitlines()):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+            continue
+        if not fenced:
+            yield number, line
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids)
+def test_a_heading_starts_its_cell(path):
+    nb = nbformat.read(path, as_version=4)
+    late = [(i, line) for i, cell in enumerate(nb.cells) if cell.cell_type == "markdown"
+            for number, line in _fenced_lines(cell.source) if number > 0 and HEADING.match(line)]
+    assert not late, f"headings that do not start their cell (split the cell): {late}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids)
+def test_every_demo_cell_runs_under_nbval(path):
+    """Only answer cells may be expected to raise (their release stub raises NotImplementedError); no cell is skipped."""
+    nb = nbformat.read(path, as_version=4)
+    bad = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        tags = set(cell.metadata.get("tags", []))
+        is_answer = cell.metadata.get("nbgrader", {}).get("solution", False)
+        if tags & SKIPPING_TAGS or ("raises-exception" in tags and not is_answer):
+            bad.append((i, cell.metadata.get("nbgrader", {}).get("grade_id"), sorted(tags)))
+    assert not bad, f"demo cells that nbval would not run, or may let fail: {bad}"
