@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -123,15 +124,33 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _quiet_unraisable(unraisable) -> None:
-    """While unwinding after a signal, drop the "Exception ignored in ..." reports Python prints when
-    the interrupt lands inside a lock or a finaliser (e.g. during subprocess's fork): the one line
-    `interrupted; nothing was changed` is the whole story."""
+_saved_stderr: int | None = None
 
 
 def _interrupt(signum, frame):  # SIGINT/SIGTERM: unwind so the sandbox and temporary folders are removed
-    sys.unraisablehook = _quiet_unraisable
+    """Raise KeyboardInterrupt, with stderr muted until ``main`` prints its one line.
+
+    The interrupt can land anywhere, e.g. inside subprocess's fork, where Python then reports "Exception ignored
+    in ..." with a traceback on stderr (also past ``sys.unraisablehook``); none of that helps the learner."""
+    global _saved_stderr
+    if _saved_stderr is None:
+        try:
+            sys.stderr.flush()
+            _saved_stderr = os.dup(2)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.close(devnull)
+        except OSError:
+            pass
     raise KeyboardInterrupt
+
+
+def _unmute_stderr() -> None:
+    global _saved_stderr
+    if _saved_stderr is not None:
+        os.dup2(_saved_stderr, 2)
+        os.close(_saved_stderr)
+        _saved_stderr = None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -179,11 +198,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mlcasebook: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
+        _unmute_stderr()
         print(f"mlcasebook {args.command}: interrupted; nothing was changed.", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        _unmute_stderr()
 
 
 if __name__ == "__main__":  # pragma: no cover

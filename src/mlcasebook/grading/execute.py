@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import os
+import resource
 import select
 import socket
 import struct
@@ -92,9 +93,7 @@ class Verdict:
         limit = self.memory_mb * 2**20
 
         def preexec():  # dies with the grader; bytes from the learner cannot make it exhaust the machine's memory
-            import resource
-
-            _die_with_parent()
+            _die_with_parent()  # (no import here: see _die_with_parent)
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
         log = open(self.scratch / "verdict.log", "ab")

@@ -20,6 +20,7 @@ The verdict process (hidden tests) never runs inside the sandbox: see :mod:`mlca
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import json
 import os
@@ -54,13 +55,14 @@ class Limits:
 
     def preexec(self):
         """For the ``limits`` mechanism: the same limits, set in the child before it starts the kernel."""
-        from mlcasebook.grading import jail
+        from mlcasebook.grading import jail  # imported here, in the grader: nothing may be imported after fork
 
         spec = {"limits": self.rlimits()}
+        limit = jail.limit
 
         def apply():
             _die_with_parent()
-            jail.limit(spec)
+            limit(spec)
 
         return apply
 
@@ -231,11 +233,15 @@ class Sandbox:
 
 
 def _die_with_parent() -> None:
-    """In the child before exec: SIGKILL when the grader dies, so no sandbox outlives a killed grader."""
-    import ctypes
-    import signal
+    """In the child before exec: SIGKILL when the grader dies, so no sandbox outlives a killed grader.
 
-    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    Runs between fork and exec, so it must not import: a module lock held by another thread of the grader at
+    fork time (the background nbgrader import) stays held in the child for ever, and the grader waits on the
+    child's exec. Seen as a 60 s hang before the kernel started; ``_PRCTL`` is resolved at import instead."""
+    _PRCTL(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+
+
+_PRCTL = ctypes.CDLL(None).prctl
 
 
 def scratch(prefix: str = "mlcasebook-grade-") -> Path:
