@@ -244,6 +244,15 @@ def _die_with_parent() -> None:
 _PRCTL = ctypes.CDLL(None).prctl
 
 
+MAX_TEMP_DIR_CHARS = 48  # the kernel's and the channel's Unix sockets live ~50 characters below it; 107 at most
+
+
 def scratch(prefix: str = "mlcasebook-grade-") -> Path:
-    """A private folder for one grading run (removed by the caller)."""
-    return Path(tempfile.mkdtemp(prefix=prefix))
+    """A private folder for one grading run (removed by the caller).
+
+    Under the temporary folder, unless its path is so long (a deep TMPDIR, e.g. macOS's /var/folders/...) that
+    the Unix sockets inside would pass the 107-byte limit: then under /tmp."""
+    base = tempfile.gettempdir()
+    if len(base) > MAX_TEMP_DIR_CHARS and os.access("/tmp", os.W_OK):
+        base = "/tmp"
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=base))
