@@ -178,3 +178,15 @@ def test_a_memory_bomb_from_the_learner_stays_inside_the_verdict_limit(tmp_path)
         assert not [o for o in again["outputs"] if o["output_type"] == "error"], again
     finally:
         verdict.stop()
+
+
+def test_a_verdict_process_that_dies_at_start_aborts_grading_with_a_reason(tmp_path):
+    from mlcasebook.grading.execute import GradingAborted, Verdict
+
+    verdict = Verdict("import sys\nprint('ImportError: the checks could not load', file=sys.stderr)\n"
+                      "sys.stderr.flush()\nimport os\nos._exit(3)", tmp_path)
+    try:
+        with pytest.raises(GradingAborted, match="verdict process stopped.*the checks could not load"):
+            verdict.wait_ready(60)
+    finally:
+        verdict.stop()

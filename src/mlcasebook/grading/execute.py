@@ -106,7 +106,12 @@ class Verdict:
     def wait_ready(self, timeout: float) -> None:
         if self.ready:
             return
-        kind, error = self._receive(timeout)
+        try:
+            kind, error = self._receive(timeout)
+        except (ConnectionError, TimeoutError) as exc:
+            why = "did not answer in time" if isinstance(exc, TimeoutError) else "stopped"
+            raise GradingAborted(f"the hidden tests could not be prepared: the verdict process {why} "
+                                 f"({self.log_tail() or 'no message'})") from None
         self.ready = True
         if kind != "ready" or error:
             raise GradingAborted(f"the hidden tests could not be prepared ({error or kind})")
@@ -131,6 +136,14 @@ class Verdict:
                 return payload
             reply = answer(payload, deadline)
             verdict_protocol.send(self.proc.stdin, reply)
+
+    def log_tail(self) -> str:
+        """The last line the verdict process wrote to its log (our code's error, e.g. an ImportError)."""
+        try:
+            lines = (self.scratch / "verdict.log").read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return lines[-1][:200] if lines else ""
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
