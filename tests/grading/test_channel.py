@@ -98,6 +98,14 @@ def test_calls_run_remotely_and_return_data(link):
     assert repr(double) == "<your function object>"
 
 
+def test_a_missing_attribute_of_a_learner_object_is_an_attribute_error(link):
+    double = link.get("double")["double"]
+    assert getattr(double, "no_such_attribute", "default") == "default"
+    assert not hasattr(double, "n_samples_seen_") and hasattr(double, "__name__")
+    with pytest.raises(channel.LearnerError):  # still a learner error, for checks that catch those
+        double.no_such_attribute
+
+
 def test_learner_exception_is_its_class_and_never_its_text(link):
     leaky = link.get("leaky")["leaky"]
     with pytest.raises(channel.LearnerError) as info:

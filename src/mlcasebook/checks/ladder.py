@@ -2,19 +2,21 @@
 
 A check gathers its *evidence* (what the learner's answer did on the hidden data: values, flags, fitted sizes)
 and hands it to its :class:`Ladder`. The first :class:`Misconception` whose detector is true names the mistake;
-when none is, the check passes. The last rung is usually a generic fallback (``detect=None``: always true when
-reached), so an answer that is wrong in a way nobody foresaw still fails, with a sentence that claims no cause.
+when none is, the check passes. The last rung may be a generic fallback (``detect=None``), so an answer that is
+wrong in a way nobody foresaw still fails, with a sentence that claims no cause: it fires when reached unless
+the evidence says ``correct=True`` (or the check returned its pass before judging).
 
     PIPELINE = Ladder(
         Misconception("resampled_outside_cv", lambda e: e.fitted_rows > e.train_rows,
                       "Your pipeline was fitted on {e.fitted_rows} rows, more than the training split has ..."),
         Misconception("wrong_value", None, "Your value is not ..."),
-        passed="Your pipeline was fitted on the training rows only.",
+        passed="Your pipeline was fitted on the {e.train_rows} training rows only.",
     )
 
     @check("pipeline", stub_hint="...", ladder=PIPELINE)
     def pipeline(name, model, X_train):
-        return PIPELINE.judge(name, Evidence(fitted_rows=..., train_rows=len(X_train)))
+        rows = ...
+        return PIPELINE.judge(name, Evidence(fitted_rows=rows, train_rows=len(X_train), correct=...))
 
 Messages are ``str.format`` templates over the evidence as ``e``. Detectors run in order and may rely on the
 earlier ones having been false. ``Ladder.ids`` lists what the check declares; the tests prove each id has a
@@ -77,7 +79,9 @@ class Ladder:
     def find(self, evidence: Evidence) -> Misconception | None:
         """The first misconception the evidence shows, or None when it shows none."""
         for rung in self.rungs:
-            if rung.detect is None or rung.detect(evidence):
+            if rung.detect is None:
+                return None if getattr(evidence, "correct", False) else rung
+            if rung.detect(evidence):
                 return rung
         return None
 

@@ -77,6 +77,10 @@ class LearnerError(Exception):
         return f"Your code raised {self.ename}{where}"
 
 
+class LearnerAttributeError(LearnerError, AttributeError):
+    """The learner's object has no such attribute (so ``getattr(remote, name, default)`` and ``hasattr`` work)."""
+
+
 class ChannelClosed(BaseException):
     """The learner's kernel stopped answering (time-out or crash): the hidden test is abandoned."""
 
@@ -196,7 +200,12 @@ class Remote:
     def __getattr__(self, name: str):
         if name.startswith("__") and name.endswith("__") and name not in _FORWARDED:
             raise AttributeError(name)
-        return self._ask("getattr", name)
+        try:
+            return self._ask("getattr", name)
+        except LearnerError as exc:  # a missing attribute stays an AttributeError: getattr(obj, name, None), hasattr
+            if exc.ename != "AttributeError":
+                raise
+            raise LearnerAttributeError(exc.ename, exc.function, exc.line, exc.code) from None
 
     def __setattr__(self, name, value):
         raise AttributeError("learner objects are read-only during grading")
