@@ -48,6 +48,11 @@ def load(fixture: Path) -> dict:
     return spec
 
 
+def expected_points(spec: dict) -> dict[str, float]:
+    """The points each test cell must score (``[expect]`` without its messages and misconceptions tables)."""
+    return {k: float(v) for k, v in spec["expect"].items() if k not in ("messages", "misconceptions")}
+
+
 def build_submission(fixture: Path, dest: Path) -> Path:
     """Write the learner notebook a fixture describes into ``dest`` (same module/case layout)."""
     spec = load(fixture)

@@ -15,6 +15,7 @@ from statsmodels.stats.proportion import confint_proportions_2indep, proportion_
 from mlcasebook import plots_experiments
 from mlcasebook.checks import ab_design as ab
 from mlcasebook.datasets import make_ab_experiment
+from planted import expect_misconception
 
 matplotlib.use("Agg")
 
@@ -112,23 +113,44 @@ def test_correct_sample_size_functions_pass(fn, alt):
     assert ab.sample_size_function(fn, alternative=alt, cases=HIDDEN_CASES).passed
 
 
-@pytest.mark.parametrize(
-    "fn, alt, mistake",
-    [
-        (lambda p0, p1, a, pw, alt: _statsmodels(p0, p1, a, pw, "larger"), "two-sided", "one_sided_undeclared"),
-        (lambda p0, p1, a, pw, alt: _statsmodels(p0, p1, a, pw, "two-sided"), "larger", "two_sided_undeclared"),
-        (lambda p0, p1, a, pw, alt: 2 * _statsmodels(p0, p1, a, pw, alt), "two-sided", "total_not_per_arm"),
-        (lambda p0, p1, a, pw, alt: _statsmodels(p0, p1, a, pw, alt) / 2, "two-sided", "halved_per_arm"),
-        (lambda p0, p1, a, pw, alt: NormalIndPower().solve_power(abs(p1 - p0), alpha=a, power=pw, alternative=alt),
-         "two-sided", "absolute_effect_as_cohens_h"),
-        (lambda p0, p1, a, pw, alt: _statsmodels(p0, p1, 0.05, 0.8, alt), "two-sided", "ignored_alpha_power"),
-        (lambda p0, p1, a, pw, alt: -1.0, "two-sided", "not_a_sample_size"),
-        (lambda p0, p1, a, pw, alt: 1.5 * _statsmodels(p0, p1, a, pw, alt), "two-sided", "wrong_sample_size"),
-    ],
-)
-def test_sample_size_mistakes(fn, alt, mistake):
-    result = ab.sample_size_function(fn, alternative=alt, cases=HIDDEN_CASES)
-    assert result.status == "failed" and result.misconception == mistake, result
+def _one_variance(p0, p1, alpha=0.05, power=0.8, alternative="two-sided"):
+    """The one-sample formula with the baseline's variance: a learner's n = (z_a + z_b)^2 p(1-p) / d^2."""
+    z_a = norm.ppf(1 - alpha / 2) if alternative == "two-sided" else norm.ppf(1 - alpha)
+    return (z_a + norm.ppf(power)) ** 2 * p0 * (1 - p0) / (p1 - p0) ** 2
+
+
+def _check(fn, alt="two-sided"):
+    return ab.sample_size_function(fn, alternative=alt, cases=HIDDEN_CASES)
+
+
+def test_sample_size_mistakes():
+    expect_misconception(_check(lambda p0, p1, a, pw, alt: _statsmodels(p0, p1, a, pw, "larger")),
+                         "one_sided_undeclared")
+    expect_misconception(_check(lambda p0, p1, a, pw, alt: _statsmodels(p0, p1, a, pw, "two-sided"), "larger"),
+                         "two_sided_undeclared")
+    expect_misconception(_check(lambda p0, p1, a, pw, alt: 2 * _statsmodels(p0, p1, a, pw, alt)), "total_not_per_arm")
+    expect_misconception(_check(lambda p0, p1, a, pw, alt: _statsmodels(p0, p1, a, pw, alt) / 2), "halved_per_arm")
+    expect_misconception(_check(_one_variance), "one_arm_variance")
+    expect_misconception(_check(lambda p0, p1, a, pw, alt: NormalIndPower().solve_power(
+        abs(p1 - p0), alpha=a, power=pw, alternative=alt)), "absolute_effect_as_cohens_h")
+    expect_misconception(_check(lambda p0, p1, a, pw, alt: _statsmodels(p0, p1, 0.05, 0.8, alt)),
+                         "ignored_alpha_power")
+    # reads the notebook's BASELINE and TARGET instead of its arguments
+    expect_misconception(_check(lambda p0, p1, a, pw, alt: _statsmodels(0.10, 0.11, a, pw, alt)), "ignored_rates")
+    # right for the declared two-sided test, but `alternative` is never read
+    expect_misconception(_check(lambda p0, p1, a, pw, alt: _statsmodels(p0, p1, a, pw)), "ignores_alternative")
+    expect_misconception(_check(lambda p0, p1, a, pw, alt: -1.0), "not_a_sample_size")
+    expect_misconception(_check(lambda p0, p1, a, pw, alt: 1.5 * _statsmodels(p0, p1, a, pw, alt)),
+                         "wrong_sample_size")
+
+
+def test_half_and_one_variance_are_told_apart_and_named_honestly():
+    # the pooled one-variance formula is numerically half of the answer: the message gives both causes
+    halved = _check(lambda p0, p1, a, pw, alt: _statsmodels(p0, p1, a, pw, alt) / 2)
+    assert "split between the arms" in halved.message and "one rate only" in halved.message
+    # the baseline's variance is 0.46-0.48 of the answer on the low-rate cases: not "halved"
+    assert _check(_one_variance).misconception == "one_arm_variance"
+    assert ab.sample_size_function(_one_variance).misconception == "one_arm_variance"  # the public cases too
 
 
 def test_sample_size_messages_do_not_reveal_the_hidden_answer():
@@ -161,6 +183,17 @@ def test_n_per_arm(n, alt, mistake):
     assert result.misconception == mistake and result.passed == (mistake is None), result
 
 
+def test_n_per_arm_planted():
+    expect_misconception(ab.n_per_arm(11_614), "one_sided_undeclared")
+    expect_misconception(ab.n_per_arm(14_745, alternative="larger"), "two_sided_undeclared")
+    expect_misconception(ab.n_per_arm(29_490), "total_not_per_arm")
+    expect_misconception(ab.n_per_arm(7_372), "halved_per_arm")
+    expect_misconception(ab.n_per_arm(math.ceil(_one_variance(0.10, 0.11))), "one_arm_variance")
+    expect_misconception(ab.n_per_arm(156_977), "absolute_effect_as_cohens_h")
+    expect_misconception(ab.n_per_arm(float("nan")), "not_a_sample_size")
+    expect_misconception(ab.n_per_arm(20_000), "wrong_sample_size")
+
+
 @pytest.mark.parametrize(
     "days, alt, mistake",
     [
@@ -173,6 +206,13 @@ def test_n_per_arm(n, alt, mistake):
 def test_duration(days, alt, mistake):
     result = ab.duration(days, alternative=alt)
     assert result.misconception == mistake and result.passed == (mistake is None), result
+
+
+def test_duration_planted():
+    expect_misconception(ab.duration(7), "per_arm_as_total")
+    expect_misconception(ab.duration(3), "too_short")
+    expect_misconception(ab.duration(10), "partial_week")
+    expect_misconception(ab.duration(28), "too_long")
 
 
 # ---------------------------------------------------------------- design
@@ -202,10 +242,24 @@ def test_design(change, mistake):
     assert result.misconception == mistake and result.passed == (mistake is None), result
 
 
+def test_design_planted():
+    expect_misconception(ab.design({**GOOD_DESIGN, "randomisation_unit": "page_view"}), "randomise_by_page_view")
+    expect_misconception(ab.design({**GOOD_DESIGN, "randomisation_unit": "session"}), "session_unit")
+    expect_misconception(ab.design({**GOOD_DESIGN, "randomisation_unit": "country"}), "unknown_choice")
+    expect_misconception(ab.design({**GOOD_DESIGN, "primary_metric": "revenue_per_user"}), "wrong_primary_metric")
+    expect_misconception(ab.design({**GOOD_DESIGN, "guardrail_metrics": ["conversion_rate"]}), "primary_as_guardrail")
+    expect_misconception(ab.design({**GOOD_DESIGN, "guardrail_metrics": ["page_views_per_user"]}), "no_guardrail")
+    expect_misconception(ab.design({**GOOD_DESIGN, "alternative": "up"}), "undeclared_alternative")
+    expect_misconception(ab.design({**GOOD_DESIGN, "mde": 0.1}), "relative_mde")
+    expect_misconception(ab.design({**GOOD_DESIGN, "mde": 1.0}), "wrong_mde")
+    expect_misconception(ab.design({**GOOD_DESIGN, "power": 0.9}), "wrong_alpha_power")
+    expect_misconception(ab.design({**GOOD_DESIGN, "alpha": None}), "missing_key")
+    expect_misconception(ab.design(["user"]), "not_a_dict")
+
+
 def test_design_stub_and_declared_alternative():
     assert ab.design(dict.fromkeys(GOOD_DESIGN)).status == "not_attempted"
     assert ab.design(None).status == "not_attempted"
-    assert ab.design(["user"]).misconception == "not_a_dict"
     assert ab.declared_alternative({**GOOD_DESIGN, "alternative": "one-sided"}) == "larger"
     assert ab.declared_alternative(None) == "two-sided"
     assert ab.declared_alternative({"alternative": "???"}) == "two-sided"
@@ -248,6 +302,23 @@ def test_srm_mistakes(fn, mistake):
     assert result.misconception == mistake, result
 
 
+NOTEBOOK_SRM_CASES = [((10_100, 9_900), (0.5, 0.5)), ((70_450, 29_550), (0.7, 0.3)), ((50_250, 49_750), (0.5, 0.5)),
+                      ((8_000, 32_400), (0.2, 0.8)), ((1_000, 1_080), (0.5, 0.5)), ((25_600, 24_400), (0.5, 0.5)),
+                      ((14_880, 15_120), (0.49, 0.51))]
+
+
+def test_srm_planted_on_the_hidden_cases():
+    cases = NOTEBOOK_SRM_CASES
+    expect_misconception(ab.srm_function(lambda c, s: chisquare(c).pvalue, cases=cases), "assumed_equal_split")
+    expect_misconception(ab.srm_function(lambda c, s: _srm_chi2(c, s) / 2, cases=cases), "one_sided_pvalue")
+    expect_misconception(ab.srm_function(lambda c, s: chisquare(np.asarray(c, float), np.sum(c) * np.asarray(s))
+                                         .statistic, cases=cases), "returned_statistic")
+    # counts matched with the shares in the wrong order: no known slip, the generic message
+    expect_misconception(ab.srm_function(lambda c, s: _srm_chi2(c, s[::-1]), cases=cases), "wrong_pvalue")
+    for fn in (_srm_chi2, _srm_binom, _srm_g):
+        assert ab.srm_function(fn, cases=cases).passed
+
+
 @pytest.mark.parametrize(
     "action, counts, mistake",
     [
@@ -262,10 +333,16 @@ def test_srm_decision(action, counts, mistake):
     assert result.misconception == mistake and result.passed == (mistake is None), result
 
 
-def test_srm_decision_wrong_pvalue_and_message():
-    assert ab.srm_decision(0.3, "stop_and_debug").misconception == "wrong_pvalue"
+def test_srm_decision_planted():
+    expect_misconception(ab.srm_decision(0.3, "stop_and_debug"), "wrong_pvalue")
     ignored = ab.srm_decision(0.0016, "analyse_results")
+    expect_misconception(ignored, "srm_ignored")
     assert "ignored the SRM" in ignored.message
+    expect_misconception(ab.srm_decision(0.0016, "reweight_arms"), "srm_patched")
+    expect_misconception(ab.srm_decision(0.0016, "panic"), "unknown_choice")
+    healthy = (50_100, 49_900)
+    expect_misconception(ab.srm_decision(ab.reference_srm_pvalue(healthy), "stop_and_debug", counts=healthy),
+                         "srm_false_alarm")
 
 
 # ---------------------------------------------------------------- confidence interval
@@ -318,33 +395,54 @@ def test_correct_intervals_pass(fn, experiments):
     assert ab.ci_function(fn, *experiments).passed
 
 
-@pytest.mark.parametrize(
-    "fn, mistake",
-    [
-        (lambda f, a=0.05: (-_wald(f, a)[0], -_wald(f, a)[2], -_wald(f, a)[1]), "control_minus_treatment"),
-        (_with_se(lambda p1, n1, p0, n0: math.sqrt(p1 * (1 - p1) / n1) + math.sqrt(p0 * (1 - p0) / n0)),
-         "ci_too_wide"),
-        (_with_se(lambda p1, n1, p0, n0: math.sqrt(p1 * (1 - p1) / (n1 + n0) + p0 * (1 - p0) / (n1 + n0))),
-         "ci_too_narrow"),
-        (_with_se(_wald_se, z_fn=lambda alpha: 1.96), "fixed_z"),
-        (_one_sided_interval, "low_coverage"),
-        (lambda f, a=0.05: (_wald(f, a)[0] + 0.5, _wald(f, a)[1], _wald(f, a)[2]), "wrong_difference"),
-        (lambda f, a=0.05: (_wald(f, a)[1] - 0.1, _wald(f, a)[1], _wald(f, a)[2]), "wrong_difference"),
-        (lambda f, a=0.05: (_wald(f, a)[1], _wald(f, a)[1] + 1e-3, _wald(f, a)[2]), "wrong_difference"),
-    ],
-)
-def test_interval_mistakes(fn, mistake, experiments):
-    result = ab.ci_function(fn, *experiments)
-    assert result.misconception == mistake, result
+def test_interval_planted(experiments):
+    # 20 of the 80 experiments: every named mistake below shows on each of them (coverage aside)
+    few = experiments[0][:20], experiments[1][:20]
 
-
-def test_estimate_outside_interval(experiments):
     def shifted(frame, alpha=0.05):
         d, lo, hi = _wald(frame, alpha)
         return d, lo + (hi - lo), hi + (hi - lo)
 
-    assert ab.ci_function(shifted, *experiments).misconception == "estimate_outside_ci"
-    assert ab.ci_function(lambda f, a=0.05: (1.0, 2.0), *experiments).status == "error"
+    def reads_the_notebook_frame(frame, alpha=0.05):
+        return _wald(experiments[0][0], alpha)  # a global instead of the argument
+
+    def scaled(factor):
+        def diff_ci(frame, alpha=0.05):
+            d, lo, hi = _wald(frame, alpha)
+            return d, d - factor * (d - lo), d + factor * (hi - d)
+        return diff_ci
+
+    expect_misconception(ab.ci_function(shifted, *few), "estimate_outside_ci")
+    expect_misconception(ab.ci_function(reads_the_notebook_frame, *few), "ignores_frame")
+    expect_misconception(ab.ci_function(lambda f, a=0.05: tuple(-v for v in _wald(f, a)[::-1][::-1]), *few),
+                         "control_minus_treatment")
+    expect_misconception(ab.ci_function(lambda f, a=0.05: (_wald(f, a)[0] + 0.5, *_wald(f, a)[1:]), *few),
+                         "wrong_difference")
+    # z of a one-sided test at 0.05 (norm.ppf(1 - alpha)), or a hard-coded 1.645: a 90 % interval, not a wrong SE
+    expect_misconception(ab.ci_function(_with_se(_wald_se, z_fn=lambda alpha: norm.ppf(1 - alpha)), *few),
+                         "ninety_percent_interval")
+    expect_misconception(ab.ci_function(_with_se(_wald_se, z_fn=lambda alpha: 1.645), *few),
+                         "ninety_percent_interval")
+    expect_misconception(ab.ci_function(_with_se(lambda p1, n1, p0, n0: math.sqrt(p1 * (1 - p1) / n1) + math.sqrt(
+        p0 * (1 - p0) / n0)), *few), "standard_errors_added")
+    expect_misconception(ab.ci_function(_with_se(lambda p1, n1, p0, n0: math.sqrt(p1 * (1 - p1) / n1)), *few),
+                         "ci_too_narrow")
+    expect_misconception(ab.ci_function(scaled(1.3), *few), "ci_too_wide")
+    expect_misconception(ab.ci_function(_with_se(_wald_se, z_fn=lambda alpha: 1.96), *few), "fixed_z")
+    expect_misconception(ab.ci_function(_one_sided_interval, *experiments), "low_coverage")
+    # widths within 10 % pass (Newcombe and Agresti-Caffo are within 1 % here); 12 % off does not
+    assert ab.ci_function(scaled(1.05), *experiments).passed
+    assert not ab.ci_function(scaled(0.88), *few).passed
+    assert ab.ci_function(lambda f, a=0.05: (1.0, 2.0), *few).status == "error"
+
+
+def test_interval_coverage_bar_rejects_a_right_interval_rarely():
+    # coverage is the check's only random verdict: a 95 % interval over 80 experiments falls below 0.88 with
+    # probability P(Binom(80, 0.95) < 70.4) < 1 %; the hidden experiments are fixed, so the verdict is the same
+    # for every interval method whose bounds agree with Wald's (Newcombe, Agresti-Caffo: < 1 % apart)
+    from scipy.stats import binom
+
+    assert binom.cdf(math.ceil(0.88 * 80) - 1, 80, 0.95) < 0.01
 
 
 # ---------------------------------------------------------------- CUPED
@@ -387,15 +485,30 @@ def test_cuped_mistakes(fn, rho, mistake, cuped_data):
     assert result.misconception == mistake, result
 
 
+def test_cuped_planted(cuped_data):
+    f, rho = cuped_data.frame, cuped_data.truth.covariate_corr
+    expect_misconception(ab.cuped_function(lambda y, x: y + np.cov(y, x)[0, 1] / np.var(x) * (x - x.mean()), f,
+                                           rho=rho), "variance_increased")
+    # theta from the notebook's data (another baseline and rho) applied to the hidden data
+    notebook = make_ab_experiment(42_000, baseline_rate=0.10, lift=0.01, covariate_corr=0.4, random_state=2).frame
+    theta = np.cov(notebook["converted"], notebook["pre_metric"])[0, 1] / np.var(notebook["pre_metric"], ddof=1)
+    expect_misconception(ab.cuped_function(lambda y, x: y - theta * (x - x.mean()), f, rho=rho),
+                         "theta_not_from_data")
+    expect_misconception(ab.cuped_function(lambda y, x: y - 0.5 * np.cov(y, x)[0, 1] / np.var(x) * (x - x.mean()), f,
+                                           rho=rho), "theta_not_cov_over_var")
+    expect_misconception(ab.cuped_function(lambda y, x: _cuped(y, x)[:100], f, rho=rho), "wrong_shape")
+    expect_misconception(ab.cuped_function(_cuped, f, rho=0.5), "off_theory")
+
+
 def test_cuped_reduction(cuped_data):
     f = cuped_data.frame
     y = f["converted"].to_numpy(float)
     ratio = _cuped(y, f["pre_metric"].to_numpy(float)).var() / y.var()
     assert ab.cuped_reduction(1 - ratio, _cuped, f).passed
     assert 1 - ratio == pytest.approx(0.3**2, abs=0.02)
-    assert ab.cuped_reduction(ratio, _cuped, f).misconception == "ratio_not_reduction"
-    assert ab.cuped_reduction(1 - math.sqrt(ratio), _cuped, f).misconception == "sd_not_variance"
-    assert ab.cuped_reduction(0.5, _cuped, f).misconception == "wrong_reduction"
+    expect_misconception(ab.cuped_reduction(ratio, _cuped, f), "ratio_not_reduction")
+    expect_misconception(ab.cuped_reduction(1 - math.sqrt(ratio), _cuped, f), "sd_not_variance")
+    expect_misconception(ab.cuped_reduction(0.5, _cuped, f), "wrong_reduction")
     assert ab.cuped_reduction(None, _cuped, f).status == "not_attempted"
 
 
@@ -413,6 +526,14 @@ def test_cuped_reduction(cuped_data):
 def test_weeks_needed(weeks, alt, mistake):
     result = ab.weeks_needed(weeks, alternative=alt)
     assert result.misconception == mistake and result.passed == (mistake is None), result
+
+
+def test_weeks_needed_planted():
+    expect_misconception(ab.weeks_needed(15.6), "per_arm_as_total")
+    expect_misconception(ab.weeks_needed(62.4), "total_not_per_arm")
+    expect_misconception(ab.weeks_needed(24.6), "one_sided_undeclared")
+    expect_misconception(ab.weeks_needed(31.2, alternative="larger"), "two_sided_undeclared")
+    expect_misconception(ab.weeks_needed(100), "wrong_weeks")
 
 
 GOOD_DECISION = {"srm_50500_vs_49500": "stop_and_debug", "checkout_redesign": "ship",
@@ -437,9 +558,20 @@ def test_decision(change, mistake):
     assert result.misconception == mistake and result.passed == (mistake is None), result
 
 
+def test_decision_planted():
+    expect_misconception(ab.decision({**GOOD_DECISION, "small_site_5_to_5_5": "ab_test"}), "decision_small_site_5_to_5_5")
+    expect_misconception(ab.decision({**GOOD_DECISION, "safety_feature": "ab_test"}), "decision_safety_feature")
+    expect_misconception(ab.decision({**GOOD_DECISION, "srm_50500_vs_49500": "analyse_results"}),
+                         "decision_srm_50500_vs_49500")
+    expect_misconception(ab.decision({**GOOD_DECISION, "checkout_redesign": "extend_test"}),
+                         "decision_checkout_redesign")
+    expect_misconception(ab.decision({**GOOD_DECISION, "checkout_redesign": "yolo"}), "unknown_choice")
+    expect_misconception(ab.decision({**GOOD_DECISION, "safety_feature": None}), "missing_key")
+    expect_misconception(ab.decision("ship"), "not_a_dict")
+
+
 def test_decision_stub():
     assert ab.decision(dict.fromkeys(GOOD_DECISION)).status == "not_attempted"
-    assert ab.decision("ship").misconception == "not_a_dict"
 
 
 # ---------------------------------------------------------------- plots

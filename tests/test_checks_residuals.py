@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 from sklearn.compose import TransformedTargetRegressor, make_column_selector, make_column_transformer
 from sklearn.dummy import DummyRegressor
 from sklearn.linear_model import Ridge
@@ -14,7 +15,8 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 from mlcasebook import datasets
 from mlcasebook.checks import residuals as R
-from mlcasebook.checks.result import FAILED, NOT_ATTEMPTED, PASSED
+from mlcasebook.checks.result import NOT_ATTEMPTED, PASSED
+from planted import expect_misconception
 
 
 def _linear():
@@ -31,15 +33,19 @@ def make_features(df):
     return X
 
 
+def lookup_features(everything, log=False):
+    def features(df):  # "the neighbourhood's price list": the sale price, read by row label from a global table
+        X = make_features(df)
+        price = everything.loc[df.index, "Sale_Price"].round(-3)
+        X["Listed_Price"] = np.log(price) if log else price
+        return X
+    return features
+
+
 def leaky_features(df):
     X = make_features(df)
     X["Price_per_SF"] = df["Sale_Price"] / df["Gr_Liv_Area"]
     return X
-
-
-def assert_misconception(result, expected):
-    assert result.status == FAILED, result
-    assert result.misconception == expected, result
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +70,8 @@ def test_features(case):
     houses = case["houses"].iloc[:400]
     assert R.features(make_features, houses).status == PASSED
     assert R.features(None, houses).status == NOT_ATTEMPTED
-    assert_misconception(R.features(leaky_features, houses), "target_leak")
-    assert_misconception(R.features(lambda df: df.copy(), houses), "target_as_feature")
+    expect_misconception(R.features(leaky_features, houses), "target_leak")
+    expect_misconception(R.features(lambda df: df.copy(), houses), "target_as_feature")
     everything = case["houses"]
 
     def lookup(df):  # reads the price from a table outside its argument
@@ -73,8 +79,9 @@ def test_features(case):
         X["Price_per_SF"] = everything.loc[df.index, "Sale_Price"] / df["Gr_Liv_Area"]
         return X
 
-    assert_misconception(R.features(lookup, houses), "reads_global_data")
-    assert_misconception(R.features(lambda df: make_features(df[df["Gr_Liv_Area"] < 2000]), houses), "rows_changed")
+    expect_misconception(R.features(lookup, houses), "reads_global_data")
+    expect_misconception(R.features(lambda df: make_features(df[df["Gr_Liv_Area"] < 2000]), houses), "rows_changed")
+    expect_misconception(R.features(lambda df: make_features(df).to_numpy(), houses), "not_a_table")
 
 
 # ---------------------------------------------------------------- baseline and log model
@@ -85,18 +92,24 @@ def test_baseline(case):
     assert R.baseline_model(baseline, make_features, test).status == PASSED
     assert R.baseline_model(None, make_features, test).status == NOT_ATTEMPTED
     on_logs = _linear().fit(case["X_train"], np.log(case["train"]["Sale_Price"]))
-    assert_misconception(R.baseline_model(on_logs, make_features, test), "log_scale_predictions")
+    expect_misconception(R.baseline_model(on_logs, make_features, test), "log_scale_predictions")
     leaky = _linear().fit(leaky_features(case["train"]), case["train"]["Sale_Price"])
-    assert_misconception(R.baseline_model(leaky, leaky_features, test), "target_leak")
+    expect_misconception(R.baseline_model(leaky, leaky_features, test), "target_leak")
     mean_only = DummyRegressor().fit(case["X_train"], case["train"]["Sale_Price"])
-    assert_misconception(R.baseline_model(mean_only, make_features, test), "weak_baseline")
+    expect_misconception(R.baseline_model(mean_only, make_features, test), "weak_baseline")
+    lookup = lookup_features(case["houses"])  # the price arrives by row label: shuffling prices does not move it
+    looked_up = _linear().fit(lookup(case["train"]), case["train"]["Sale_Price"])
+    expect_misconception(R.baseline_model(looked_up, lookup, test), "too_good_to_be_true")
 
 
 def test_baseline_refit(case):
     hidden = case["hidden"]
     assert R.baseline_model_refit(case["baseline"], make_features, hidden, seed=1).status == PASSED
     leaky = _linear().fit(leaky_features(case["train"]), case["train"]["Sale_Price"])
-    assert_misconception(R.baseline_model_refit(leaky, leaky_features, hidden, seed=1), "target_leak")
+    expect_misconception(R.baseline_model_refit(leaky, leaky_features, hidden, seed=1), "target_leak")
+    lookup = lookup_features(case["houses"])  # refitted on hidden folds, the looked-up price is still there
+    looked_up = _linear().fit(lookup(case["train"]), case["train"]["Sale_Price"])
+    expect_misconception(R.baseline_model_refit(looked_up, lookup, hidden, seed=1), "reads_global_data")
 
 
 def test_log_model(case):
@@ -104,8 +117,15 @@ def test_log_model(case):
     assert R.log_target_model(case["log_model"], baseline, make_features, test).status == PASSED
     assert R.log_target_model(None, baseline, make_features, test).status == NOT_ATTEMPTED
     on_logs = _linear().fit(case["X_train"], np.log(case["train"]["Sale_Price"]))
-    assert_misconception(R.log_target_model(on_logs, baseline, make_features, test), "no_back_transform")
-    assert_misconception(R.log_target_model(baseline, baseline, make_features, test), "no_improvement")
+    expect_misconception(R.log_target_model(on_logs, baseline, make_features, test), "no_back_transform")
+    expect_misconception(R.log_target_model(baseline, baseline, make_features, test), "no_improvement")
+    lookup = lookup_features(case["houses"], log=True)
+    looked_up = TransformedTargetRegressor(_linear(), func=np.log, inverse_func=np.exp)
+    looked_up.fit(lookup(case["train"]), case["train"]["Sale_Price"])
+    expect_misconception(R.log_target_model(looked_up, baseline, lookup, test), "too_good_to_be_true")
+    leaky = TransformedTargetRegressor(_linear(), func=np.log, inverse_func=np.exp)
+    leaky.fit(leaky_features(case["train"]), case["train"]["Sale_Price"])
+    expect_misconception(R.log_target_model(leaky, baseline, leaky_features, test), "target_leak")
 
 
 def test_log_model_refit(case):
@@ -116,10 +136,14 @@ def test_log_model_refit(case):
     log1p.fit(case["X_train"], case["train"]["Sale_Price"])
     assert R.log_target_model_refit(log1p, baseline, make_features, hidden, seed=1).status == PASSED
     on_logs = _linear().fit(case["X_train"], np.log(case["train"]["Sale_Price"]))
-    assert_misconception(R.log_target_model_refit(on_logs, baseline, make_features, hidden, seed=1),
+    expect_misconception(R.log_target_model_refit(on_logs, baseline, make_features, hidden, seed=1),
                          "no_back_transform")
-    assert_misconception(R.log_target_model_refit(baseline, baseline, make_features, hidden, seed=1),
+    expect_misconception(R.log_target_model_refit(baseline, baseline, make_features, hidden, seed=1),
                          "no_improvement")
+    lookup = lookup_features(case["houses"], log=True)
+    looked_up = TransformedTargetRegressor(_linear(), func=np.log, inverse_func=np.exp)
+    looked_up.fit(lookup(case["train"]), case["train"]["Sale_Price"])
+    expect_misconception(R.log_target_model_refit(looked_up, baseline, lookup, hidden, seed=1), "reads_global_data")
 
 
 # ---------------------------------------------------------------- residuals and their pattern
@@ -132,13 +156,41 @@ def test_heldout_residuals(case):
     assert R.heldout_residuals(fitted, actual - fitted, b, make_features, train, test).status == PASSED
     assert R.heldout_residuals(None, None, b, make_features, train, test).status == NOT_ATTEMPTED
     fit_train = b.predict(case["X_train"])
-    assert_misconception(R.heldout_residuals(fit_train, train["Sale_Price"].to_numpy() - fit_train, b, make_features,
+    expect_misconception(R.heldout_residuals(fit_train, train["Sale_Price"].to_numpy() - fit_train, b, make_features,
                                              train, test), "training_residuals")
-    assert_misconception(R.heldout_residuals(fitted, fitted - actual, b, make_features, train, test), "flipped_sign")
-    assert_misconception(R.heldout_residuals(np.log(fitted), np.log(actual) - np.log(fitted), b, make_features,
+    expect_misconception(R.heldout_residuals(fitted, fitted - actual, b, make_features, train, test), "flipped_sign")
+    expect_misconception(R.heldout_residuals(np.log(fitted), np.log(actual) - np.log(fitted), b, make_features,
                                              train, test), "log_scale_residuals")
-    assert_misconception(R.heldout_residuals(fitted, actual - fitted + 1000, b, make_features, train, test),
+    expect_misconception(R.heldout_residuals(fitted, actual - fitted + 1000, b, make_features, train, test),
                          "wrong_residuals")
+    expect_misconception(R.heldout_residuals(fitted[:100], (actual - fitted)[:100], b, make_features, train, test),
+                         "wrong_length")
+    shuffled = np.random.default_rng(0).permutation(fitted)
+    expect_misconception(R.heldout_residuals(shuffled, actual - shuffled, b, make_features, train, test),
+                         "fitted_not_predictions")
+
+
+def test_heldout_residuals_of_a_baseline_fitted_on_every_house(case):
+    """Fitted on train + test, residuals and RMSE look 13-16 % better: the fitted rows give it away."""
+    train, test = case["train"], case["test"]
+    every = pd.concat([train, test])
+    on_all = _linear().fit(make_features(every), every["Sale_Price"])
+    fitted = on_all.predict(case["X_test"])
+    actual = test["Sale_Price"].to_numpy()
+    expect_misconception(R.heldout_residuals(fitted, actual - fitted, on_all, make_features, train, test),
+                         "baseline_fitted_on_test")
+    # no scaler records its rows: the model is compared with refits on the training and on all houses
+    no_scaler = make_pipeline(make_column_transformer(
+        (OneHotEncoder(handle_unknown="ignore", min_frequency=5), make_column_selector(dtype_exclude="number")),
+        remainder="passthrough"), Ridge(alpha=1.0))
+    assert R._rows_recorded(clone(no_scaler).fit(case["X_train"], train["Sale_Price"])) is None
+    blind = clone(no_scaler).fit(make_features(every), every["Sale_Price"])
+    fitted = blind.predict(case["X_test"])
+    expect_misconception(R.heldout_residuals(fitted, actual - fitted, blind, make_features, train, test),
+                         "baseline_fitted_on_test")
+    honest = clone(no_scaler).fit(case["X_train"], train["Sale_Price"])
+    fitted = honest.predict(case["X_test"])
+    assert R.heldout_residuals(fitted, actual - fitted, honest, make_features, train, test).status == PASSED
 
 
 def _synthetic(funnel: bool, curve: bool, n: int = 800, seed: int = 0):
@@ -159,20 +211,23 @@ def test_pattern_statistics_recover_the_planted_shape(funnel, curve, truth):
 
 def test_residual_pattern_misreadings(case):
     f, r = _synthetic(True, True)
-    assert_misconception(R.residual_pattern("curve", f, r), "missed_funnel")
-    assert_misconception(R.residual_pattern("funnel", f, r), "missed_curve")
-    assert_misconception(R.residual_pattern("random_scatter", f, r), "missed_funnel")
+    expect_misconception(R.residual_pattern("curve", f, r), "missed_funnel")
+    expect_misconception(R.residual_pattern("funnel", f, r), "missed_curve")
+    expect_misconception(R.residual_pattern("random_scatter", f, r), "missed_funnel")
     f2, r2 = _synthetic(True, False)
-    assert_misconception(R.residual_pattern("funnel_and_curve", f2, r2), "imagined_pattern")
-    assert_misconception(R.residual_pattern("spiral", f2, r2), "unknown_choice")
+    expect_misconception(R.residual_pattern("funnel_and_curve", f2, r2), "imagined_pattern")
+    expect_misconception(R.residual_pattern("spiral", f2, r2), "unknown_choice")
     assert R.residual_pattern(None, f2, r2).status == NOT_ATTEMPTED
     assert R.residual_pattern("heteroscedasticity", f2, r2).status == PASSED  # a synonym
     # the real baseline: funnel and curve, on the test split and on hidden folds
     fitted = case["baseline"].predict(case["X_test"])
     resid = case["test"]["Sale_Price"].to_numpy() - fitted
     assert R.residual_pattern("funnel_and_curve", fitted, resid).status == PASSED
-    assert_misconception(R.residual_pattern_refit("funnel", case["baseline"], make_features, case["hidden"], seed=1),
+    expect_misconception(R.residual_pattern_refit("funnel", case["baseline"], make_features, case["hidden"], seed=1),
                          "missed_curve")
+    leaky = _linear().fit(leaky_features(case["train"]), case["train"]["Sale_Price"])
+    expect_misconception(R.residual_pattern_refit("funnel_and_curve", leaky, leaky_features, case["hidden"], seed=1),
+                         "target_leak")
 
 
 def test_pattern_statistics_reject_stub_input():
@@ -190,14 +245,25 @@ def test_reported_rmse(case):
     check = lambda answer: R.reported_rmse(answer, b, lm, make_features, train, test)  # noqa: E731
     assert check(good).status == PASSED
     assert check(None).status == NOT_ATTEMPTED
-    assert_misconception(check({**good, "log_model": R.rmse(np.log(y), lm.regressor_.predict(Xte))}),
+    expect_misconception(check({**good, "log_model": R.rmse(np.log(y), lm.regressor_.predict(Xte))}),
                          "log_scale_metric")
-    assert_misconception(check({**good, "baseline": R.rmse(train["Sale_Price"], b.predict(case["X_train"]))}),
+    expect_misconception(check({**good, "baseline": R.rmse(train["Sale_Price"], b.predict(case["X_train"]))}),
                          "training_metric")
-    assert_misconception(check({**good, "baseline": good["baseline"] ** 2}), "mse_not_rmse")
-    assert_misconception(check({**good, "log_model": float(np.mean(np.abs(y - lm.predict(Xte))))}), "mae_not_rmse")
-    assert_misconception(check({**good, "log_model": good["log_model"] * 1.1}), "wrong_value")
-    assert_misconception(check([1, 2]), "not_a_dict")
+    expect_misconception(check({**good, "baseline": good["baseline"] ** 2}), "mse_not_rmse")
+    expect_misconception(check({**good, "log_model": float(np.mean(np.abs(y - lm.predict(Xte))))}), "mae_not_rmse")
+    expect_misconception(check({**good, "log_model": good["log_model"] * 1.1}), "wrong_value")
+    expect_misconception(check([1, 2]), "not_a_dict")
+
+
+def test_reported_rmse_of_models_fitted_on_every_house(case):
+    train, test, b = case["train"], case["test"], case["baseline"]
+    every = pd.concat([train, test])
+    on_all = TransformedTargetRegressor(_linear(), func=np.log, inverse_func=np.exp)
+    on_all.fit(make_features(every), every["Sale_Price"])
+    y, Xte = test["Sale_Price"].to_numpy(), case["X_test"]
+    answer = {"baseline": R.rmse(y, b.predict(Xte)), "log_model": R.rmse(y, on_all.predict(Xte))}
+    assert answer["log_model"] < 0.9 * R.rmse(y, case["log_model"].predict(Xte))  # the optimism it hides
+    expect_misconception(R.reported_rmse(answer, b, on_all, make_features, train, test), "model_fitted_on_test")
 
 
 # ---------------------------------------------------------------- slices and worst cases
@@ -236,19 +302,23 @@ def test_error_slices_reference_and_alternatives_pass():
     assert R.error_slices(None, seed=3).status == NOT_ATTEMPTED
 
 
-@pytest.mark.parametrize("fn,expected", [
-    (_variant(rmse=lambda e: np.mean(e**2)), "mse_not_rmse"),
-    (_variant(rmse=lambda e: np.mean(np.abs(e))), "mae_not_rmse"),
-    (_variant(bias_sign=-1), "bias_sign"),
-    (_variant(sort=False), "unsorted"),
-    (_variant(n_offset=1), "wrong_counts"),
-    (lambda y, p, s: reference_slices(y, p, s).assign(rmse=R.rmse(y, p)), "overall_not_per_segment"),
-    (lambda y, p, s: reference_slices(y, p, s).reset_index(drop=True), "wrong_segments"),
-    (lambda y, p, s: reference_slices(y, p, s).drop(columns="mean_error"), "missing_columns"),
-    (lambda y, p, s: reference_slices(y, p, s).assign(rmse=lambda t: t["rmse"] * 1.01), "wrong_rmse"),
-])
-def test_error_slices_mistakes(fn, expected):
-    assert_misconception(R.error_slices(fn, seed=3), expected)
+def test_error_slices_mistakes():
+    def check(fn):
+        return R.error_slices(fn, seed=3)
+
+    expect_misconception(check(_variant(rmse=lambda e: np.mean(e**2))), "mse_not_rmse")
+    expect_misconception(check(_variant(rmse=lambda e: np.mean(np.abs(e)))), "mae_not_rmse")
+    expect_misconception(check(_variant(bias_sign=-1)), "bias_sign")
+    expect_misconception(check(_variant(sort=False)), "unsorted")
+    expect_misconception(check(_variant(n_offset=1)), "wrong_counts")
+    expect_misconception(check(lambda y, p, s: reference_slices(y, p, s).assign(rmse=R.rmse(y, p))),
+                         "overall_not_per_segment")
+    expect_misconception(check(lambda y, p, s: reference_slices(y, p, s).reset_index(drop=True)), "wrong_segments")
+    expect_misconception(check(lambda y, p, s: reference_slices(y, p, s).drop(columns="mean_error")), "missing_columns")
+    expect_misconception(check(lambda y, p, s: reference_slices(y, p, s).assign(rmse=lambda t: t["rmse"] * 1.01)),
+                         "wrong_rmse")
+    expect_misconception(check(lambda y, p, s: reference_slices(y, p, s).assign(mean_error=0.0)), "wrong_bias")
+    expect_misconception(check(lambda y, p, s: reference_slices(y, p, s).to_dict()), "not_a_table")
 
 
 def good_worst(y_true, y_pred, k=10):
@@ -261,13 +331,13 @@ def test_worst_cases():
                          seed=5).status == PASSED
     assert R.worst_cases(None, seed=3).status == NOT_ATTEMPTED
     signed = lambda y, p, k: (y - np.asarray(p)).sort_values(ascending=False).index[:k]  # noqa: E731
-    assert_misconception(R.worst_cases(signed, seed=3), "signed_not_absolute")
+    expect_misconception(R.worst_cases(signed, seed=3), "signed_not_absolute")
     relative = lambda y, p, k: (np.log(y) - np.log(np.asarray(p))).abs().sort_values(ascending=False).index[:k]  # noqa: E731
-    assert_misconception(R.worst_cases(relative, seed=3), "log_scale_errors")
+    expect_misconception(R.worst_cases(relative, seed=3), "log_scale_errors")
     positions = lambda y, p, k: np.argsort(-np.abs(y.to_numpy() - np.asarray(p)))[:k]  # noqa: E731
-    assert_misconception(R.worst_cases(positions, seed=3), "positions_not_labels")
-    assert_misconception(R.worst_cases(lambda y, p, k: good_worst(y, p, k + 1), seed=3), "wrong_k")
-    assert_misconception(R.worst_cases(lambda y, p, k: y.index[:k], seed=3), "wrong_rows")
+    expect_misconception(R.worst_cases(positions, seed=3), "positions_not_labels")
+    expect_misconception(R.worst_cases(lambda y, p, k: good_worst(y, p, k + 1), seed=3), "wrong_k")
+    expect_misconception(R.worst_cases(lambda y, p, k: y.index[:k], seed=3), "wrong_rows")
 
 
 # ---------------------------------------------------------------- decision
@@ -280,7 +350,13 @@ def test_decision():
     assert R.decision(GOOD).status == PASSED
     assert R.decision(None).status == NOT_ATTEMPTED
     assert R.decision(dict.fromkeys(GOOD)).status == NOT_ATTEMPTED
-    for (key, choice) in R._DECISION_MISTAKES:
-        assert_misconception(R.decision({**GOOD, key: choice}), f"decision_{key}")
-    assert_misconception(R.decision({**GOOD, "worst_cases": None}), "missing_key")
-    assert_misconception(R.decision({**GOOD, "target": "sqrt"}), "unknown_choice")
+    expect_misconception(R.decision({**GOOD, "target": "raw"}), "decision_target")
+    expect_misconception(R.decision({**GOOD, "target": "log"}), "decision_target")
+    expect_misconception(R.decision({**GOOD, "report_metric_in": "log_units"}), "decision_report_metric_in")
+    expect_misconception(R.decision({**GOOD, "residuals_from": "training"}), "decision_residuals_from")
+    expect_misconception(R.decision({**GOOD, "price_per_sqft_feature": "include"}), "decision_price_per_sqft_feature")
+    expect_misconception(R.decision({**GOOD, "worst_cases": "drop_from_test"}), "decision_worst_cases")
+    expect_misconception(R.decision({**GOOD, "worst_cases": "ignore"}), "decision_worst_cases")
+    expect_misconception(R.decision({**GOOD, "worst_cases": None}), "missing_key")
+    expect_misconception(R.decision({**GOOD, "target": "sqrt"}), "unknown_choice")
+    expect_misconception(R.decision(["log_back_transformed"]), "not_a_dict")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from notebook_fixtures import build_submission, load
+from notebook_fixtures import build_submission, expected_points, load
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULE, CASE = "02_case_studies", "churn_imbalance"
@@ -60,5 +60,5 @@ def test_generate_autograde_and_gradebook(tmp_path):
         assert alice.max_score == 25  # 20 auto-graded + 5 for the written answer
         assert alice.score == 20 and alice.needs_manual_grade  # the written answer waits for the formgrader
         assert bob.score == 0
-        expected = {k: v for k, v in load(fixture)["expect"].items() if k != "messages"}
+        expected = expected_points(load(fixture))
         assert {gid: part("carol", gid) for gid in expected} == expected

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mlcasebook import curriculum, grading
-from notebook_fixtures import ROOT, build_submission, fixture_files, load, release_of
+from notebook_fixtures import ROOT, build_submission, expected_points, fixture_files, load, release_of
 
 SOLUTIONS = [case.source(ROOT) for case in curriculum.cases(ROOT)]
 pytestmark = pytest.mark.slow
@@ -51,7 +51,7 @@ def test_fixture_scores_what_it_declares(fixture, tmp_path):
     before = _digest(submission)
     report = grading.grade(submission, timeout=float(spec.get("timeout", grading.DEFAULT_TIMEOUT)))
     parts = {p.grade_id: p for p in report.parts}
-    expected = {k: float(v) for k, v in spec["expect"].items() if k not in ("messages", "misconceptions")}
+    expected = expected_points(spec)
     unknown = set(expected) - set(parts)
     assert not unknown, f"fixture names unknown test cells {unknown}"
     detail = {gid: (parts[gid].points, parts[gid].status, parts[gid].message) for gid in expected}

@@ -125,6 +125,7 @@ def _positive_int(text: str) -> int:
 
 
 _saved_stderr: int | None = None
+_main_pid = os.getpid()
 
 
 def _interrupt(signum, frame):  # SIGINT/SIGTERM: unwind so the sandbox and temporary folders are removed
@@ -133,6 +134,10 @@ def _interrupt(signum, frame):  # SIGINT/SIGTERM: unwind so the sandbox and temp
     The interrupt can land anywhere, e.g. inside subprocess's fork, where Python then reports "Exception ignored
     in ..." with a traceback on stderr (also past ``sys.unraisablehook``); none of that helps the learner."""
     global _saved_stderr
+    if os.getpid() != _main_pid:
+        # a child forked by the grader, between fork and exec (Ctrl-C reaches the whole process group): raising
+        # here would print "Exception ignored in ..." from the child; it execs or is killed as the grader unwinds
+        return
     if _saved_stderr is None:
         try:
             sys.stderr.flush()
@@ -191,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     from mlcasebook.curriculum import ManifestError
     from mlcasebook.paths import CourseNotFoundError
 
+    global _main_pid
+    _main_pid = os.getpid()
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         return args.func(args)

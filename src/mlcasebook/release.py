@@ -8,6 +8,7 @@ may be regenerated; one that does not (hand-edited, or used as a workspace) is l
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -96,8 +97,52 @@ def generate(assignment_ids: list[str] | None = None) -> dict[Path, str]:
                 raise ReleaseError(f"nbgrader generate_assignment {aid} failed:\n{result.get('log', '')}\n{result.get('error', '')}")
             for nb_path in sorted((root / "release" / aid).glob("*.ipynb")):
                 nb = nbformat.read(nb_path, as_version=4)
+                tag_cells_that_need_answers(nb)
                 out[paths.release_dir() / aid / nb_path.name] = stamp(nb)
     return out
+
+
+NEEDS_ANSWER_TAG = "raises-exception"  # nbval: this cell may raise (in the release, an answer it uses is a stub)
+
+
+def _assigned(source: str) -> set[str]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+    return names
+
+
+def _loaded(source: str) -> set[str]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def tag_cells_that_need_answers(nb: nbformat.NotebookNode) -> None:
+    """Let nbval run the release: a demo cell that uses a name an answer cell defines may raise there (the answer
+    is still a stub), so it gets the ``raises-exception`` tag. The source carries no such tag, so nbval on
+    solutions/ runs every demo cell strictly."""
+    answers: set[str] = set()
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            answers |= _assigned(cell.source)
+        elif not meta and _loaded(cell.source) & answers:  # a plain demo cell (check cells must cope with stubs)
+            tags = cell.metadata.setdefault("tags", [])
+            if NEEDS_ANSWER_TAG not in tags:
+                tags.append(NEEDS_ANSWER_TAG)
 
 
 def release(*, force: bool = False, assignment_ids: list[str] | None = None) -> list[Outcome]:

@@ -103,7 +103,7 @@ def test_a_missing_attribute_of_a_learner_object_is_an_attribute_error(link):
     assert getattr(double, "no_such_attribute", "default") == "default"
     assert not hasattr(double, "n_samples_seen_") and hasattr(double, "__name__")
     with pytest.raises(channel.LearnerError):  # still a learner error, for checks that catch those
-        double.no_such_attribute
+        _ = double.no_such_attribute
 
 
 def test_learner_exception_is_its_class_and_never_its_text(link):

@@ -646,9 +646,9 @@ def _a_float_subclass(r):
 
 def _a_builtins(r):
     graded_ok(r)
-    # the verdict's numpy.allclose and math.log are its own: the unequal split is judged, and 1e-10 is wrong there
+    # the verdict's numpy.allclose and math.log are its own: a constant 1e-10 is judged a wrong p-value
     p = lost(r, "mini_srm_test", "failed")
-    assert p["misconception"] == "assumed_equal_split", p
+    assert p["misconception"] == "wrong_pvalue", p
     assert part(r, "mini_value_test")["message"] == VALUE_FAILED
 
 

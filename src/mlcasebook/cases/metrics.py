@@ -1,12 +1,12 @@
-"""Metrics case: labels with a given confusion matrix, for the notebook's worked examples and its tests."""
+"""Metrics case: labels with a given confusion matrix, and the contact economics (shared with the churn case)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from mlcasebook.cases.churn import CONTACT_COST, SAVE_RATE, VALUE
+from mlcasebook.cases.churn import CONTACT_COST, SAVE_RATE, VALUE, best_profit, expected_profit
 
-__all__ = ["labels_from_counts", "VALUE", "SAVE_RATE", "CONTACT_COST"]
+__all__ = ["labels_from_counts", "VALUE", "SAVE_RATE", "CONTACT_COST", "expected_profit", "best_profit"]
 
 
 def labels_from_counts(tp: int, fn: int, fp: int, tn: int, *, random_state=0) -> tuple[np.ndarray, np.ndarray]:

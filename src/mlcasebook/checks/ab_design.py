@@ -2,12 +2,13 @@
 
 The case: a checkout redesign, control conversion 10 %, the product team cares about +1 pp
 (10 % -> 11 %), alpha 0.05, power 0.8, 3,000 eligible users a day. Reference figures
-(statsmodels ``NormalIndPower`` on Cohen's h): 14,744 users per arm two-sided, 11,614 one-sided;
+(Cohen's h, as statsmodels' ``NormalIndPower``): 14,744 users per arm two-sided, 11,614 one-sided;
 an SRM of 50,500 vs 49,500 has chi-square p = 0.0016; a small site at 5 % -> 5.5 % needs 31,217 per
 arm, ~31 weeks at 2,000 users a week.
 
-Each check's docstring lists the misconceptions it detects, most specific first. Checks never
-reveal the expected number of a hidden case.
+Each check declares its misconceptions as a :class:`~mlcasebook.checks.ladder.Ladder` (most specific first).
+The statistics themselves (two-proportion standard error, Wald interval, per-arm sample size) live once in
+:mod:`mlcasebook.checks.reference`. Messages name the mistake, never the expected number of a hidden case.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chisquare, norm
+from scipy.stats import chisquare
 
-from mlcasebook.checks.decisions import judge_decision, normalise_choice
-from mlcasebook.checks.result import CheckResult, check, failed, not_attempted, passed
+from mlcasebook.checks import reference as ref
+from mlcasebook.checks.decisions import decide, decision_ladder, normalise_choice
+from mlcasebook.checks.ladder import Evidence, Ladder, Misconception
+from mlcasebook.checks.result import CheckResult, check, is_stub, not_attempted, passed
 
 BASELINE, TARGET, ALPHA, POWER = 0.10, 0.11, 0.05, 0.80
 DAILY_TRAFFIC = 3_000  # eligible users a day in the case
@@ -31,11 +34,12 @@ SMALL_SITE = {"p0": 0.05, "p1": 0.055, "users_per_week": 2_000}
 SRM_THRESHOLD = 0.01
 
 # Tolerance for a sample size: 3 %. Closed-form formulas (pooled or unpooled variance) land within
-# 0.2 % of statsmodels' arcsine (Cohen's h) answer at these rates; the common mistakes are off by
-# 21 % (one-sided instead of two-sided), 100 % (total instead of per arm) or ~10x (absolute effect as h).
+# 0.5 % of the Cohen's h answer at these rates; the common mistakes are off by 21 % (one-sided instead of
+# two-sided), 100 % (total instead of per arm), ~50 % (one rate's variance, or a per-arm figure halved) or
+# ~10x (absolute effect as h).
 SAMPLE_SIZE_RTOL = 0.03
 
-TWO_SIDED, ONE_SIDED = "two-sided", "larger"
+TWO_SIDED, ONE_SIDED = ref.TWO_SIDED, ref.ONE_SIDED
 _ALTERNATIVES = {
     "two-sided": TWO_SIDED, "two_sided": TWO_SIDED, "2-sided": TWO_SIDED, "two sided": TWO_SIDED, "2s": TWO_SIDED,
     "larger": ONE_SIDED, "greater": ONE_SIDED, "one-sided": ONE_SIDED, "one_sided": ONE_SIDED,
@@ -62,73 +66,130 @@ def declared_alternative(design) -> str:
     return TWO_SIDED
 
 
+def _other(alt: str) -> str:
+    return ONE_SIDED if alt == TWO_SIDED else TWO_SIDED
+
+
 def reference_sample_size(p0: float, p1: float, alpha: float = ALPHA, power: float = POWER,
                           alternative: str = TWO_SIDED) -> float:
-    """Users per arm for a two-proportion z-test, statsmodels NormalIndPower on Cohen's h (not rounded up).
+    """Users per arm for a two-proportion z-test on Cohen's h (not rounded up).
 
     One-sided means "in the direction of the change" (``larger`` for an increase, ``smaller`` for a decrease).
     """
-    from statsmodels.stats.power import NormalIndPower  # imported here: statsmodels takes seconds to import
-    from statsmodels.stats.proportion import proportion_effectsize
-
-    h = abs(float(proportion_effectsize(p1, p0)))
-    alt = normalise_alternative(alternative) or TWO_SIDED
-    return float(NormalIndPower().solve_power(h, alpha=alpha, power=power, ratio=1.0, alternative=alt))
+    return ref.sample_size_per_arm(p0, p1, alpha, power, normalise_alternative(alternative) or TWO_SIDED)
 
 
 def _absolute_as_h(p0, p1, alpha, power, alternative) -> float:
-    from statsmodels.stats.power import NormalIndPower
-
-    return float(NormalIndPower().solve_power(abs(p1 - p0), alpha=alpha, power=power, ratio=1.0,
-                                              alternative=normalise_alternative(alternative) or TWO_SIDED))
+    return ref.sample_size_per_arm(p0, p1, alpha, power, normalise_alternative(alternative) or TWO_SIDED,
+                                   effect=p1 - p0)
 
 
-def _close(got: float, ref: float, rtol: float = SAMPLE_SIZE_RTOL) -> bool:
-    return bool(np.isfinite(got) and abs(got / ref - 1.0) <= rtol)
+# ---------------------------------------------------------------- sample size
+
+def _size_mistakes(alt: str) -> list[tuple[str, Callable[..., float]]]:
+    """What each known mistake returns for (p0, p1, alpha, power) when the declared sidedness is ``alt``."""
+    out = [
+        ("one_sided_undeclared" if alt == TWO_SIDED else "two_sided_undeclared",
+         lambda p0, p1, a, pw: reference_sample_size(p0, p1, a, pw, _other(alt))),
+        ("ignored_rates", lambda p0, p1, a, pw: reference_sample_size(BASELINE, TARGET, a, pw, alt)),
+        ("ignored_alpha_power", lambda p0, p1, a, pw: reference_sample_size(p0, p1, ALPHA, POWER, alt)),
+        ("total_not_per_arm", lambda p0, p1, a, pw: 2 * reference_sample_size(p0, p1, a, pw, alt)),
+        ("halved_per_arm", lambda p0, p1, a, pw: reference_sample_size(p0, p1, a, pw, alt) / 2),
+        ("absolute_effect_as_cohens_h", lambda p0, p1, a, pw: _absolute_as_h(p0, p1, a, pw, alt)),
+    ]
+    for rate in (lambda p0, p1: p0, lambda p0, p1: p1):  # the one-sample formula, with either arm's rate
+        out.append(("one_arm_variance",
+                    lambda p0, p1, a, pw, rate=rate: ref.one_variance_sample_size(rate(p0, p1), p0, p1, a, pw, alt)))
+    return out
 
 
-def _diagnose_sample_size(name: str, got: float, p0: float, p1: float, alpha: float, power: float,
-                          alternative: str, what: str) -> CheckResult | None:
-    """None when ``got`` is right for the declared sidedness, else the failed result naming the mistake."""
-    alt = normalise_alternative(alternative) or TWO_SIDED
-    ref = reference_sample_size(p0, p1, alpha, power, alt)
-    if not np.isfinite(got) or got <= 0:
-        return failed(name, "not_a_sample_size", f"{what} is not a positive number of users; return how many users "
-                                                 "each arm needs.")
-    if _close(got, ref):
-        return None
-    other = TWO_SIDED if alt == ONE_SIDED else ONE_SIDED
-    ref_other = reference_sample_size(p0, p1, alpha, power, other)
-    if _close(got, ref_other):
-        if alt == TWO_SIDED:
-            return failed(name, "one_sided_undeclared",
-                          f"{what} matches a one-sided test, but your design declares a two-sided one: a one-sided "
-                          "test without saying so makes the experiment look cheaper than it is; use z at 1 - alpha/2, "
-                          "or declare design['alternative'] = 'larger' and defend why a drop does not matter.")
-        return failed(name, "two_sided_undeclared",
-                      f"{what} matches a two-sided test, but your design declares a one-sided one; compute the "
-                      "sample size for the test you declared.")
-    if (alpha, power) != (ALPHA, POWER) and _close(got, reference_sample_size(p0, p1, ALPHA, POWER, alt)):
-        return failed(name, "ignored_alpha_power",
-                      f"{what} is the answer for alpha 0.05 and power 0.8 although other values were asked for; "
-                      "pass alpha and power through to the calculation.")
-    for r, sided in ((ref, alt), (ref_other, other)):
-        if _close(got, 2 * r):
-            return failed(name, "total_not_per_arm",
-                          f"{what} is the total for both arms, not the number per arm: per-arm vs total sample size "
-                          "confused; report the users each arm needs (the total is twice that).")
-        if _close(got, r / 2):
-            return failed(name, "halved_per_arm",
-                          f"{what} is half of what each arm needs: per-arm vs total sample size confused (you split "
-                          "a per-arm figure between the arms); each arm needs the full per-arm number.")
-        if _close(got, _absolute_as_h(p0, p1, alpha, power, sided)):
-            return failed(name, "absolute_effect_as_cohens_h",
-                          f"{what} comes from passing the absolute difference p1 - p0 as the effect size: power "
-                          "functions for proportions expect Cohen's h = 2 asin(sqrt(p1)) - 2 asin(sqrt(p0)); use "
-                          "proportion_effectsize(p1, p0).")
-    return failed(name, "wrong_sample_size",
-                  f"{what} is more than 3 % away from the per-arm sample size of a two-proportion z-test at this "
-                  "alpha and power; check the effect size (Cohen's h), the z values and that the result is per arm.")
+def _matched_mistakes(got: Sequence[float], cases: Sequence[tuple], alt: str) -> set[str]:
+    """Ids of the mistakes that reproduce ``got`` on every case, with at least one case telling them apart."""
+    refs = [reference_sample_size(*c, alt) for c in cases]
+    found = set()
+    for key, fn in _size_mistakes(alt):
+        values = [fn(*c) for c in cases]
+        telling = any(not ref.rel_close(v, r, SAMPLE_SIZE_RTOL) for v, r in zip(values, refs, strict=True))
+        if telling and all(ref.rel_close(g, v, SAMPLE_SIZE_RTOL) for g, v in zip(got, values, strict=True)):
+            found.add(key)
+    return found
+
+
+def _size_evidence(got: Sequence[float], cases: Sequence[tuple], alt: str, describe: Callable[[int], str]) -> Evidence:
+    """What a learner's sample sizes show: whether each is right, which known mistake reproduces them."""
+    got = [float(g) for g in got]
+    off = [i for i, (g, c) in enumerate(zip(got, cases, strict=True))
+           if not ref.rel_close(g, reference_sample_size(*c, alt), SAMPLE_SIZE_RTOL)]
+    bad = [i for i, g in enumerate(got) if not np.isfinite(g) or g <= 0]
+    first = (bad or off or [0])[0]
+    return Evidence(right=not off, bad=bool(bad), alternative=alt, what=describe(first),
+                    matched=_matched_mistakes(got, cases, alt) if off and not bad else set())
+
+
+def _matched(key: str) -> Callable[[Evidence], bool]:
+    return lambda e: key in e.matched
+
+
+_SIZE_RUNGS = {
+    "not_a_sample_size": Misconception(
+        "not_a_sample_size", lambda e: e.bad,
+        "{e.what} is not a positive number of users; a sample size counts the users each arm needs."),
+    "one_sided_undeclared": Misconception(
+        "one_sided_undeclared", _matched("one_sided_undeclared"),
+        "{e.what} matches a one-sided test, but your design declares a two-sided one: a one-sided test that was "
+        "not declared makes the experiment look cheaper than it is and cannot detect harm."),
+    "two_sided_undeclared": Misconception(
+        "two_sided_undeclared", _matched("two_sided_undeclared"),
+        "{e.what} matches a two-sided test, but your design declares a one-sided one: the sample size must be that "
+        "of the test you declared."),
+    "ignored_rates": Misconception(
+        "ignored_rates", _matched("ignored_rates"),
+        "{e.what} is the number for the case's 10 % -> 11 % whatever rates it is given: your function ignores p0 and "
+        "p1 (does it read the notebook's BASELINE and TARGET?)."),
+    "ignored_alpha_power": Misconception(
+        "ignored_alpha_power", _matched("ignored_alpha_power"),
+        "{e.what} is the answer for alpha 0.05 and power 0.8 although other values were asked for: your function "
+        "ignores its alpha and power arguments."),
+    "total_not_per_arm": Misconception(
+        "total_not_per_arm", _matched("total_not_per_arm"),
+        "{e.what} is the total for both arms, not the number per arm: per-arm vs total sample size confused."),
+    "halved_per_arm": Misconception(
+        "halved_per_arm", _matched("halved_per_arm"),
+        "{e.what} is half of what each arm needs: either a per-arm figure was split between the arms, or the "
+        "variance counts one rate only, while a difference of two arms' rates carries the noise of both."),
+    "one_arm_variance": Misconception(
+        "one_arm_variance", _matched("one_arm_variance"),
+        "{e.what} matches a formula with the variance of one rate only: a difference between two arms' rates has "
+        "the variance of both arms, so this undercounts the users each arm needs."),
+    "absolute_effect_as_cohens_h": Misconception(
+        "absolute_effect_as_cohens_h", _matched("absolute_effect_as_cohens_h"),
+        "{e.what} comes from passing the absolute difference p1 - p0 as the effect size: power functions for "
+        "proportions take Cohen's h, which is on another scale."),
+    "ignores_alternative": Misconception(
+        "ignores_alternative", lambda e: e.same_for_both,
+        "Asked for the other test direction, your sample_size returns the same numbers as for the one you "
+        "declared: it ignores its `alternative` argument."),
+    "wrong_sample_size": Misconception(
+        "wrong_sample_size", None,
+        "{e.what} is more than 3 % away from the per-arm sample size of a two-proportion z-test at that alpha and "
+        "power, and no common slip explains it."),
+}
+
+
+def _size_ladder(*ids: str, passed: str) -> Ladder:
+    return Ladder(*(_SIZE_RUNGS[i] for i in ids), _SIZE_RUNGS["wrong_sample_size"], passed=passed)
+
+
+SAMPLE_SIZE_FUNCTION = _size_ladder(
+    "not_a_sample_size", "one_sided_undeclared", "two_sided_undeclared", "ignored_rates", "ignored_alpha_power",
+    "total_not_per_arm", "halved_per_arm", "one_arm_variance", "absolute_effect_as_cohens_h", "ignores_alternative",
+    passed="Your sample_size agrees with the two-proportion power calculation in both test directions on every "
+           "case tried, increases and decreases included.")
+
+N_PER_ARM = _size_ladder(
+    "not_a_sample_size", "one_sided_undeclared", "two_sided_undeclared", "total_not_per_arm", "halved_per_arm",
+    "one_arm_variance", "absolute_effect_as_cohens_h",
+    passed="{e.n:,} users per arm detect 10 % -> 11 % with power 80 % at alpha 0.05 ({e.alternative}).")
 
 
 DEFAULT_CASES = ((BASELINE, TARGET, ALPHA, POWER), (0.30, 0.27, 0.01, 0.90), (0.02, 0.025, 0.10, 0.80))
@@ -144,139 +205,137 @@ def _case_kind(p0: float, p1: float, alpha: float, power: float) -> str:
     return f"for {change} from {base} baseline at {level} alpha and power"
 
 
-@check("sample-size function", stub_hint="implement `sample_size(p0, p1, alpha, power, alternative)`")
+@check("sample-size function", stub_hint="implement `sample_size(p0, p1, alpha, power, alternative)`",
+       ladder=SAMPLE_SIZE_FUNCTION)
 def sample_size_function(name: str, sample_size: Callable, *, alternative: str = TWO_SIDED,
                          cases: Sequence[tuple[float, float, float, float]] = DEFAULT_CASES) -> CheckResult:
-    """Call ``sample_size(p0, p1, alpha, power, alternative)`` on each case, for the declared sidedness.
+    """Call ``sample_size(p0, p1, alpha, power, alternative)`` on each case, first for the declared sidedness,
+    then for the other one (the notebook asks for both).
 
-    Misconceptions: ``one_sided_undeclared`` (one-sided z while two-sided is declared),
-    ``two_sided_undeclared``, ``total_not_per_arm``, ``halved_per_arm``, ``absolute_effect_as_cohens_h``,
-    ``ignored_alpha_power``, ``not_a_sample_size``, ``wrong_sample_size``. Accepts statsmodels power
-    or any closed-form formula (pooled or unpooled variance), rounded up or not: within 3 %.
+    A named mistake must reproduce the answers on every case (and differ from the right answer on at least
+    one), so e.g. "half" (a per-arm figure split, or a pooled one-rate variance: indistinguishable) is told
+    apart from the one-sample formula with the baseline's variance (0.46-0.48 of the answer at low rates).
+    Accepts statsmodels power or any closed-form formula (pooled or unpooled variance), rounded up or not.
     """
     alt = normalise_alternative(alternative) or TWO_SIDED
-    for p0, p1, alpha, power in cases:
-        got = float(sample_size(p0, p1, alpha, power, alt))
-        what = f"Your sample_size {_case_kind(p0, p1, alpha, power)} ({alt})"
-        bad = _diagnose_sample_size(name, got, p0, p1, alpha, power, alt, what)
-        if bad is not None:
-            return bad
-    return passed(name, f"Your sample_size agrees with the two-proportion power calculation ({alt}) on every case "
-                        "tried, increases and decreases included.")
+    cases = [tuple(float(v) for v in c) for c in cases]
+    got = [float(sample_size(*c, alt)) for c in cases]
+    e = _size_evidence(got, cases, alt, lambda i: f"Your sample_size {_case_kind(*cases[i])} ({alt})")
+    if not e.right:
+        return SAMPLE_SIZE_FUNCTION.judge(name, e.lazy(same_for_both=lambda: False))
+    other = _other(alt)
+    got_other = [float(sample_size(*c, other)) for c in cases]
+    e = _size_evidence(got_other, cases, other, lambda i: f"Your sample_size {_case_kind(*cases[i])} ({other})")
+    e.matched = set()  # the mistakes above describe a declared sidedness; here only "ignored" is telling
+    e.same_for_both = all(ref.rel_close(g, h, 1e-9) for g, h in zip(got_other, got, strict=True))
+    if e.right:
+        return passed(name, SAMPLE_SIZE_FUNCTION.passed)
+    return SAMPLE_SIZE_FUNCTION.judge(name, e)
 
 
-@check("users per arm", stub_hint="set `n_per_arm` with your sample_size function")
+@check("users per arm", stub_hint="set `n_per_arm` with your sample_size function", ladder=N_PER_ARM)
 def n_per_arm(name: str, n_per_arm: float, *, alternative: str = TWO_SIDED, p0: float = BASELINE,
               p1: float = TARGET, alpha: float = ALPHA, power: float = POWER) -> CheckResult:
-    """Misconceptions: as :func:`sample_size_function` (for the case's 10 % -> 11 %)."""
+    """The brief's users per arm for the declared sidedness; the mistakes of :func:`sample_size_function`."""
     got = float(n_per_arm)
-    bad = _diagnose_sample_size(name, got, p0, p1, alpha, power, alternative, f"Your n_per_arm of {got:,.0f}")
-    if bad is not None:
-        return bad
-    return passed(name, f"{math.ceil(got):,} users per arm detect {p0:.0%} -> {p1:.0%} with power {power:.0%} "
-                        f"at alpha {alpha} ({normalise_alternative(alternative) or TWO_SIDED}).")
+    alt = normalise_alternative(alternative) or TWO_SIDED
+    e = _size_evidence([got], [(p0, p1, alpha, power)], alt, lambda i: f"Your n_per_arm of {got:,.0f}")
+    if e.right:
+        return passed(name, N_PER_ARM.passed.format(e=Evidence(n=math.ceil(got), alternative=alt)))
+    return N_PER_ARM.judge(name, e.lazy(same_for_both=lambda: False))
 
 
-@check("test duration", stub_hint="set `duration_days` to how long the test must run")
+DURATION = Ladder(
+    Misconception("per_arm_as_total", lambda e: e.short and e.arrive >= 0.97 * e.n,
+                  "In {e.days:g} days only {e.arrive:,.0f} users arrive, enough for one arm but not both: per-arm vs "
+                  "total sample size confused."),
+    Misconception("too_short", lambda e: e.short,
+                  "In {e.days:g} days too few users arrive to fill both arms to your sample size, so the test ends "
+                  "with less power than it was designed for."),
+    Misconception("partial_week", lambda e: not e.whole_weeks,
+                  "{e.days:g} days is not a whole number of weeks: weekday and weekend users convert differently, so "
+                  "a test that ends mid-week over-weights some days."),
+    Misconception("too_long", lambda e: e.days > 7 * (e.weeks + 1),
+                  "{e.days:g} days is more than a week longer than the sample size needs: every extra week delays the "
+                  "decision and exposes users to a possibly worse version."),
+    passed="{e.days:g} days enrol about {e.arrive:,.0f} users, enough for both arms, in whole weeks.",
+)
+
+
+@check("test duration", stub_hint="set `duration_days` to how long the test must run", ladder=DURATION)
 def duration(name: str, duration_days: float, *, alternative: str = TWO_SIDED, daily_traffic: int = DAILY_TRAFFIC,
              p0: float = BASELINE, p1: float = TARGET, alpha: float = ALPHA, power: float = POWER) -> CheckResult:
-    """Misconceptions: ``per_arm_as_total`` (enrols one arm's worth of users), ``too_short``,
-    ``partial_week`` (weekly cycles: run whole weeks), ``too_long`` (more than one extra week).
-
-    Needed days = 2 * n_per_arm / daily_traffic for the declared sidedness, rounded up to whole weeks.
-    """
+    """Needed days = 2 * n_per_arm / daily_traffic for the declared sidedness, rounded up to whole weeks
+    (3 % slack on the users, as for the sample size)."""
     days = float(duration_days)
     n = reference_sample_size(p0, p1, alpha, power, alternative)
     needed = 2 * n / daily_traffic
-    weeks = math.ceil(needed / 7)
-    if days * daily_traffic < needed * daily_traffic * 0.97:
-        if days * daily_traffic >= 0.97 * n:
-            return failed(name, "per_arm_as_total",
-                          f"In {days:g} days only {days * daily_traffic:,.0f} users arrive, enough for one arm but "
-                          "not both: per-arm vs total sample size confused; divide twice the per-arm number by the "
-                          "daily traffic.")
-        return failed(name, "too_short",
-                      f"In {days:g} days too few users arrive to reach your sample size in both arms; divide "
-                      "2 x n_per_arm by the daily traffic.")
-    if abs(days / 7 - round(days / 7)) > 1e-9:
-        return failed(name, "partial_week",
-                      f"{days:g} days is not a whole number of weeks: weekday and weekend users convert differently, "
-                      "so round the duration up to whole weeks.")
-    if days > 7 * (weeks + 1):
-        return failed(name, "too_long",
-                      f"{days:g} days is more than a week longer than the sample size needs; every extra week delays "
-                      "the decision and exposes users to a possibly worse version.")
-    return passed(name, f"{days:g} days enrol about {days * daily_traffic:,.0f} users, enough for both arms, in "
-                        "whole weeks.")
+    return DURATION.judge(name, Evidence(days=days, n=n, arrive=days * daily_traffic, short=days < 0.97 * needed,
+                                         whole_weeks=abs(days / 7 - round(days / 7)) <= 1e-9,
+                                         weeks=math.ceil(needed / 7)))
 
 
 # ---------------------------------------------------------------- design choices
 
 DESIGN_KEYS = ("randomisation_unit", "primary_metric", "guardrail_metrics", "alternative", "mde", "alpha", "power")
 UNITS_GOOD = {"user"}
+UNITS_PAGE_VIEW = {"page_view", "pageview", "page_views", "view", "request", "impression"}
+UNITS_SESSION = {"session", "sessions", "visit"}
 METRICS_GOOD = {"conversion_rate"}
 GUARDRAILS = {"page_load_time", "refund_rate", "revenue_per_user", "unsubscribe_rate", "support_tickets",
               "checkout_errors", "crash_rate"}
 
+DESIGN = Ladder(
+    Misconception("not_a_dict", lambda e: e.not_dict, "Your design must be a dict with the keys {e.keys}."),
+    Misconception("missing_key", lambda e: bool(e.missing), "Your design has no value for {e.missing}."),
+    Misconception("randomise_by_page_view", lambda e: e.unit in UNITS_PAGE_VIEW,
+                  "You randomise by page view but analyse conversion per user: one user then sees both versions, "
+                  "their views are not independent and the per-user comparison is contaminated."),
+    Misconception("session_unit", lambda e: e.unit in UNITS_SESSION,
+                  "You randomise by session, so a returning user can see both checkouts, while the conversion "
+                  "metric counts users: the arms are no longer separate groups of users."),
+    Misconception("unknown_choice", lambda e: e.unit not in UNITS_GOOD,
+                  "'{e.unit_raw}' is not one of the listed randomisation units."),
+    Misconception("wrong_primary_metric", lambda e: e.metric not in METRICS_GOOD,
+                  "Your primary metric '{e.metric_raw}' is not what the brief says the redesign is meant to move."),
+    Misconception("primary_as_guardrail", lambda e: e.metric in e.guards,
+                  "Your guardrails include the primary metric; a guardrail watches something you must not break "
+                  "while you optimise the primary, so it cannot be the primary itself."),
+    Misconception("no_guardrail", lambda e: not e.guards & GUARDRAILS,
+                  "Your design names no guardrail metric from the list: a checkout that converts more but refunds "
+                  "more, or loads slower, would count as a win."),
+    Misconception("undeclared_alternative", lambda e: e.alternative is None,
+                  "'{e.alternative_raw}' is not a test direction, so the design leaves the sidedness of the test open."),
+    Misconception("relative_mde", lambda e: abs(e.mde - 0.1) < 1e-9,
+                  "Your MDE 0.1 is the relative lift (10 % of 10 %), but the design works in absolute conversion rates."),
+    Misconception("wrong_mde", lambda e: abs(e.mde - (TARGET - BASELINE)) > 1e-9,
+                  "Your MDE is not the smallest absolute change in conversion the product team said matters."),
+    Misconception("wrong_alpha_power", lambda e: not e.brief_levels,
+                  "Your alpha or power is not the one the brief fixed."),
+    passed="Randomised by user, conversion as primary with guardrails, {e.alternative} test of an absolute "
+           "{e.mde:.0%} MDE.",
+)
 
-@check("experiment design", stub_hint="fill in every key of the `design` dict")
+
+@check("experiment design", stub_hint="fill in every key of the `design` dict", ladder=DESIGN)
 def design(name: str, design: dict) -> CheckResult:
-    """Misconceptions: ``randomise_by_page_view`` (randomising page views while analysing users),
-    ``session_unit``, ``wrong_primary_metric``, ``no_guardrail``, ``primary_as_guardrail``,
-    ``undeclared_alternative``, ``relative_mde`` (0.1 = 10 % relative given as the absolute MDE),
-    ``wrong_mde``, ``wrong_alpha_power``, ``missing_key``, ``unknown_choice``.
-    """
+    """The design dict's choices: unit, primary metric, guardrails, sidedness, absolute MDE, alpha and power."""
     if not isinstance(design, dict):
-        return failed(name, "not_a_dict", "Your design must be a dict with the keys " + ", ".join(DESIGN_KEYS) + ".")
-    missing = [k for k in DESIGN_KEYS if design.get(k) is None or design.get(k) is Ellipsis]
+        return DESIGN.fail(name, "not_a_dict", Evidence(keys=", ".join(DESIGN_KEYS)))
+    missing = [k for k in DESIGN_KEYS if is_stub(design.get(k))]
     if len(missing) == len(DESIGN_KEYS):
         return not_attempted(name, "Not attempted yet: fill in every key of the `design` dict")
     if missing:
-        return failed(name, "missing_key", f"Your design has no value for {', '.join(missing)}.")
-    unit = _norm(design["randomisation_unit"])
-    if unit in {"page_view", "pageview", "page_views", "view", "request", "impression"}:
-        return failed(name, "randomise_by_page_view",
-                      "You randomise by page view but analyse conversion per user: one user then sees both versions, "
-                      "their views are not independent and the per-user comparison is contaminated; randomise by "
-                      "user, the unit you analyse.")
-    if unit in {"session", "sessions", "visit"}:
-        return failed(name, "session_unit",
-                      "You randomise by session, so a returning user can see both checkouts; randomise by user, the "
-                      "unit the conversion metric counts.")
-    if unit not in UNITS_GOOD:
-        return failed(name, "unknown_choice", f"'{design['randomisation_unit']}' is not one of the listed units.")
-    metric = _norm(design["primary_metric"])
-    if metric not in METRICS_GOOD:
-        return failed(name, "wrong_primary_metric",
-                      f"Your primary metric '{design['primary_metric']}' is not what the redesign is meant to move; "
-                      "the brief's goal is the share of users who buy (conversion_rate).")
+        return DESIGN.fail(name, "missing_key", Evidence(missing=", ".join(missing)))
     guards = design["guardrail_metrics"]
     guards = [guards] if isinstance(guards, str) else list(guards)
-    guards_n = {_norm(g) for g in guards}
-    if metric in guards_n:
-        return failed(name, "primary_as_guardrail",
-                      "Your guardrails include the primary metric; a guardrail watches something you must not "
-                      "break (load time, refunds, revenue per user) while optimising the primary.")
-    if not guards_n & GUARDRAILS:
-        return failed(name, "no_guardrail",
-                      "Name at least one guardrail metric from the list (e.g. page_load_time or refund_rate): a "
-                      "checkout that converts more but refunds more is not a win.")
-    alt = normalise_alternative(design["alternative"])
-    if alt is None:
-        return failed(name, "undeclared_alternative",
-                      f"'{design['alternative']}' is not a test direction; declare 'two-sided' or 'larger'.")
-    mde = float(design["mde"])
-    if abs(mde - 0.1) < 1e-9:
-        return failed(name, "relative_mde",
-                      "Your MDE 0.1 is the relative lift (10 % of 10 %); the design works in absolute conversion, "
-                      "so the MDE is the difference 0.11 - 0.10.")
-    if abs(mde - (TARGET - BASELINE)) > 1e-9:
-        return failed(name, "wrong_mde",
-                      "Your MDE is not the smallest absolute change in conversion the product team said matters.")
-    if abs(float(design["alpha"]) - ALPHA) > 1e-12 or abs(float(design["power"]) - POWER) > 1e-12:
-        return failed(name, "wrong_alpha_power", "Use the brief's significance level and power.")
-    return passed(name, f"Randomised by user, conversion as primary with guardrails, {alt} test of an absolute "
-                        f"{mde:.0%} MDE.")
+    return DESIGN.judge(name, Evidence(
+        not_dict=False, missing="", unit=_norm(design["randomisation_unit"]), unit_raw=design["randomisation_unit"],
+        metric=_norm(design["primary_metric"]), metric_raw=design["primary_metric"], guards={_norm(g) for g in guards},
+        alternative=normalise_alternative(design["alternative"]), alternative_raw=design["alternative"],
+    ).lazy(mde=lambda: float(design["mde"]),
+           brief_levels=lambda: abs(float(design["alpha"]) - ALPHA) <= 1e-12
+           and abs(float(design["power"]) - POWER) <= 1e-12))
 
 
 # ---------------------------------------------------------------- sample-ratio mismatch
@@ -288,90 +347,100 @@ def reference_srm_pvalue(counts, shares=None) -> float:
     return float(chisquare(counts, counts.sum() * shares).pvalue)
 
 
-def _p_close(got: float, ref: float) -> bool:
+def _p_close(got: float, ref_p: float) -> bool:
     """Chi-square, G-test and exact binomial p-values agree to within 5 % of each other at these counts
     (e.g. 0.0794 vs 0.0832 at 2,080 users); accept 10 % relative, or 0.005 absolute for p above 0.05,
     so a tiny p-value is never "close" to a merely small one."""
     if not np.isfinite(got) or got < 0:
         return False
-    if ref > 0.05 and abs(got - ref) <= 0.005:
+    if ref_p > 0.05 and abs(got - ref_p) <= 0.005:
         return True
-    if ref < 1e-12:
+    if ref_p < 1e-12:
         return got < 1e-9
-    return got > 0 and abs(math.log(got / ref)) <= 0.1
+    return got > 0 and abs(math.log(got / ref_p)) <= 0.1
 
 
+# A case with a near-even unequal design (51/49) tells "assumed an equal split" apart from other slips: against
+# 50/50 its counts give a moderate p-value, while far-from-even designs make every wrong expectation underflow to 0.
 SRM_CASES = (((50_500, 49_500), (0.5, 0.5)), ((20_000, 20_000), (0.5, 0.5)),
-             ((30_100, 19_900), (0.6, 0.4)), ((10_050, 39_950), (0.2, 0.8)))
+             ((30_100, 19_900), (0.6, 0.4)), ((10_050, 39_950), (0.2, 0.8)), ((10_200, 9_800), (0.51, 0.49)))
+
+SRM_FUNCTION = Ladder(
+    Misconception("returned_statistic", lambda e: e.statistic,
+                  "Your function returns the chi-square statistic (or another number that cannot be a "
+                  "probability), not a p-value."),
+    Misconception("assumed_equal_split", lambda e: e.equal_split,
+                  "For an unequal planned split your function tests against an equal split: you ignored the designed "
+                  "shares, so a healthy unequal design looks like a mismatch."),
+    Misconception("one_sided_pvalue", lambda e: e.halved,
+                  "Your p-value is half the two-sided one: a ratio can be off in either direction, so the SRM test "
+                  "is two-sided."),
+    Misconception("wrong_pvalue", None,
+                  "For an {e.kind} planned split your p-value is not that of a goodness-of-fit test of the counts "
+                  "against the planned split."),
+    passed="Your srm_pvalue agrees with a chi-square goodness-of-fit test on every split tried, unequal designs "
+           "included.",
+)
 
 
-@check("SRM test", stub_hint="implement `srm_pvalue(counts, shares)`")
+@check("SRM test", stub_hint="implement `srm_pvalue(counts, shares)`", ladder=SRM_FUNCTION)
 def srm_function(name: str, srm_pvalue: Callable, *, cases=SRM_CASES) -> CheckResult:
     """Call ``srm_pvalue(counts, shares)`` on each case (counts per arm, designed shares).
 
-    Misconceptions: ``assumed_equal_split`` (the designed shares ignored: a planned 60/40 looks like an
-    SRM), ``returned_statistic`` (the chi-square statistic instead of the p-value), ``one_sided_pvalue``
-    (half of the p-value), ``wrong_pvalue``. Accepts chi-square goodness of fit, G-test or an exact binomial test.
+    A named mistake must explain every case that is off. Accepts chi-square goodness of fit, G-test or an exact
+    binomial test (see :func:`_p_close`).
     """
+    rows = []
     for counts, shares in cases:
         got = float(srm_pvalue(list(counts), list(shares)))
-        ref = reference_srm_pvalue(counts, shares)
-        if _p_close(got, ref):
-            continue
-        c = np.asarray(counts, float)
-        unequal = not np.allclose(shares, shares[0])
-        if unequal and _p_close(got, reference_srm_pvalue(counts)):
-            return failed(name, "assumed_equal_split",
-                          "For an unequal planned split your function tests against an equal split: you ignored the "
-                          "designed shares; compare the counts with total x planned share.")
-        stat = float(chisquare(c, c.sum() * np.asarray(shares) / np.sum(shares)).statistic)
-        if abs(got - stat) < 1e-6 * max(1.0, stat) or got > 1:
-            return failed(name, "returned_statistic",
-                          "Your function returns the chi-square statistic, not a p-value; return .pvalue.")
-        if _p_close(2 * got, ref):
-            return failed(name, "one_sided_pvalue",
-                          "Your p-value is half the two-sided one: a ratio can be off in either direction, so the "
-                          "SRM test is two-sided.")
-        return failed(name, "wrong_pvalue",
-                      f"For an {'unequal' if unequal else 'equal'} planned split your p-value is not that of a "
-                      "chi-square goodness-of-fit test of the counts against the planned split; use "
-                      "scipy.stats.chisquare(counts, total x planned shares).")
-    return passed(name, "Your srm_pvalue agrees with a chi-square goodness-of-fit test on every split tried, "
-                        "unequal designs included.")
+        c, s = np.asarray(counts, float), np.asarray(shares, float) / np.sum(shares)
+        rows.append(dict(got=got, ref=reference_srm_pvalue(counts, shares), equal=reference_srm_pvalue(counts),
+                         stat=float(chisquare(c, c.sum() * s).statistic), unequal=not np.allclose(s, s[0])))
+    off = [r for r in rows if not _p_close(r["got"], r["ref"])]
+    if not off:
+        return passed(name, SRM_FUNCTION.passed)
+    unequal_off = [r for r in off if r["unequal"]]
+    return SRM_FUNCTION.judge(name, Evidence(
+        # (a statistic near 0, counts exactly on the planned split, cannot be told from a p-value near 0)
+        statistic=any(r["got"] > 1 or (r["stat"] > 1e-3 and abs(r["got"] - r["stat"]) < 1e-6 * max(1.0, r["stat"]))
+                      for r in off),
+        equal_split=bool(unequal_off) and len(unequal_off) == len(off)
+        and all(_p_close(r["got"], r["equal"]) for r in unequal_off) and any(r["equal"] > 1e-12 for r in unequal_off),
+        halved=all(_p_close(2 * r["got"], r["ref"]) for r in off),
+        kind="unequal" if off[0]["unequal"] else "equal"))
 
 
 SRM_ACTIONS = {"analyse_results", "stop_and_debug", "run_longer", "reweight_arms"}
 
+SRM_DECISION = Ladder(
+    Misconception("wrong_pvalue", lambda e: not e.p_right,
+                  "Your srm_p is not the goodness-of-fit p-value of the counts {e.counts} against the planned split."),
+    Misconception("unknown_choice", lambda e: e.action not in SRM_ACTIONS,
+                  "'{e.action_raw}' is not one of: " + ", ".join(sorted(SRM_ACTIONS)) + "."),
+    Misconception("srm_ignored", lambda e: e.mismatch and e.action == "analyse_results",
+                  "A split this unlikely (p = {e.p:.4f}) means assignment or logging is broken, and the users who went "
+                  "missing are rarely random: you ignored the SRM, so the lift compares biased groups."),
+    Misconception("srm_patched", lambda e: e.mismatch and e.action in {"reweight_arms", "run_longer"},
+                  "Reweighting or running longer keeps the broken assignment: the lost users differ from those kept, "
+                  "so the bias stays."),
+    Misconception("srm_false_alarm", lambda e: not e.mismatch and e.action != "analyse_results",
+                  "p = {e.p:.3f} is well above the SRM threshold {e.threshold}: this split is ordinary chance "
+                  "variation, and treating it as a bug throws away a sound experiment."),
+    passed="p = {e.p:.4f} {e.verdict}",
+)
 
-@check("SRM decision", stub_hint="set `srm_p` and `srm_action`")
+
+@check("SRM decision", stub_hint="set `srm_p` and `srm_action`", ladder=SRM_DECISION)
 def srm_decision(name: str, srm_p: float, srm_action: str, *, counts=(50_500, 49_500), shares=(0.5, 0.5),
                  threshold: float = SRM_THRESHOLD) -> CheckResult:
-    """Misconceptions: ``srm_ignored`` (reading the result despite p below the SRM threshold),
-    ``srm_false_alarm`` (stopping a healthy split), ``srm_patched`` (reweighting or waiting instead of
-    finding the assignment bug), ``wrong_pvalue``, ``unknown_choice``."""
-    ref = reference_srm_pvalue(counts, shares)
-    if not _p_close(float(srm_p), ref):
-        return failed(name, "wrong_pvalue",
-                      f"Your srm_p is not the chi-square p-value of the counts {list(counts)} against the planned "
-                      "split; use your srm_pvalue function.")
-    action = _norm(srm_action)
-    if action not in SRM_ACTIONS:
-        return failed(name, "unknown_choice", f"'{srm_action}' is not one of: " + ", ".join(sorted(SRM_ACTIONS)) + ".")
-    if ref < threshold:
-        if action == "analyse_results":
-            return failed(name, "srm_ignored",
-                          f"A split this unlikely (p = {ref:.4f}) means assignment or logging is broken, and the "
-                          "users who went missing are rarely random: you ignored the SRM; stop and debug assignment "
-                          "before reading any metric.")
-        if action in {"reweight_arms", "run_longer"}:
-            return failed(name, "srm_patched",
-                          "Reweighting or running longer keeps the broken assignment: the lost users differ from "
-                          "those kept, so the bias stays; stop and find the bug first.")
-        return passed(name, f"p = {ref:.4f} is below {threshold}: stop, find the assignment or logging bug, re-run.")
-    if action == "analyse_results":
-        return passed(name, f"p = {ref:.3f}: the split is consistent with the design, so the results can be read.")
-    return failed(name, "srm_false_alarm",
-                  f"p = {ref:.3f} is well above the SRM threshold {threshold}; this split is normal chance variation.")
+    """The dashboard's SRM p-value and what to do about it."""
+    p = reference_srm_pvalue(counts, shares)
+    mismatch = p < threshold
+    verdict = (f"is below {threshold}: stop, find the assignment or logging bug, re-run." if mismatch
+               else "is consistent with the design, so the results can be read.")
+    return SRM_DECISION.judge(name, Evidence(
+        p_right=_p_close(float(srm_p), p), counts=list(counts), action=_norm(srm_action), action_raw=srm_action,
+        mismatch=mismatch, p=p, threshold=threshold, verdict=verdict))
 
 
 # ---------------------------------------------------------------- analysis
@@ -380,12 +449,7 @@ def srm_decision(name: str, srm_p: float, srm_action: str, *, counts=(50_500, 49
 def reference_ci(frame: pd.DataFrame, alpha: float = ALPHA) -> tuple[float, float, float]:
     """Difference in conversion (treatment - control) with a Wald (unpooled) confidence interval."""
     g = frame.groupby("arm")["converted"].agg(["mean", "count"])
-    p1, n1 = g.loc["treatment"]
-    p0, n0 = g.loc["control"]
-    se = math.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
-    z = norm.ppf(1 - alpha / 2)
-    d = float(p1 - p0)
-    return d, d - z * se, d + z * se
+    return ref.wald_interval(*g.loc["treatment"], *g.loc["control"], alpha=alpha)
 
 
 def _triple(result) -> tuple[float, float, float]:
@@ -395,150 +459,196 @@ def _triple(result) -> tuple[float, float, float]:
     return vals[0], vals[1], vals[2]
 
 
-@check("difference with a confidence interval", stub_hint="implement `diff_ci(frame, alpha)`")
+# Widths accepted: within 10 % of the Wald interval's. Newcombe and Agresti-Caffo (statsmodels'
+# confint_proportions_2indep) differ from it by < 1 % at 2,000 users per arm and rates of 5-30 %; a 90 % interval
+# is 16 % narrower (z 1.645 / 1.960 = 0.839), adding the two standard errors instead of the variances ~41 % wider.
+CI_WIDTH_RTOL = 0.10
+NINETY_OVER_95 = ref.z_critical(0.10) / ref.z_critical(0.05)
+
+CI_FUNCTION = Ladder(
+    Misconception("control_minus_treatment", lambda e: e.sign_flipped,
+                  "Your difference has the wrong sign: it is control minus treatment, so a positive number would mean "
+                  "the new version converts less."),
+    Misconception("ignores_frame", lambda e: e.constant_difference,
+                  "Your difference is the same on every experiment it was given: diff_ci does not compute it from the "
+                  "frame it receives (does it read the notebook's data?)."),
+    Misconception("wrong_difference", lambda e: not e.difference_right,
+                  "Your difference is not the treatment conversion rate minus the control one."),
+    Misconception("estimate_outside_ci", lambda e: not e.contains_estimate,
+                  "Your interval does not contain your own estimate, so it is not an interval around the difference."),
+    Misconception("ninety_percent_interval", lambda e: e.width_ok is False and e.ninety,
+                  "Asked for alpha = 0.05, your interval has the width of a 90 % interval: its z is that of a "
+                  "one-sided test (or of alpha 0.10), so it covers the true lift less often than promised."),
+    Misconception("standard_errors_added", lambda e: e.width_ok is False and e.se_sum,
+                  "Your interval is as wide as the two arms' standard errors added together: standard errors of "
+                  "independent arms do not add, their variances do, so the interval is too wide."),
+    Misconception("ci_too_narrow", lambda e: e.width_ok is False and e.ratio < 1,
+                  "Your interval is more than 10 % narrower than an interval for a difference of two proportions: "
+                  "its standard error is too small (one arm's noise only, or every user counted in each arm?)."),
+    Misconception("ci_too_wide", lambda e: e.width_ok is False,
+                  "Your interval is more than 10 % wider than an interval for a difference of two proportions, so "
+                  "it throws away precision the data have."),
+    Misconception("fixed_z", lambda e: e.fixed_level,
+                  "Asked for alpha = 0.10, your interval keeps the width it has at alpha = 0.05: the confidence level "
+                  "is hard-coded instead of computed from alpha."),
+    Misconception("low_coverage", lambda e: e.coverage < e.min_coverage,
+                  "Your 95 % interval misses the true lift of simulated experiments far more often than 5 % of the "
+                  "time although its width is right, so it is not centred on the difference."),
+    passed="{e.praise}",
+)
+
+
+@check("difference with a confidence interval", stub_hint="implement `diff_ci(frame, alpha)`", ladder=CI_FUNCTION)
 def ci_function(name: str, diff_ci: Callable, experiments: Sequence[pd.DataFrame], true_lifts: Sequence[float],
                 *, min_coverage: float = 0.88) -> CheckResult:
-    """Call ``diff_ci(frame, alpha)`` on simulated experiments whose true lift is known.
+    """Call ``diff_ci(frame, alpha)`` on simulated experiments whose true lift is known, then once at alpha 0.10.
 
-    Misconceptions: ``control_minus_treatment`` (sign reversed), ``estimate_outside_ci``,
-    ``ci_too_narrow`` (e.g. one arm's SE, the total n, or z = 1), ``ci_too_wide`` (e.g. SEs added instead
-    of variances, ratio sqrt(2)), ``fixed_z`` (1.96 whatever alpha), ``low_coverage``, ``wrong_difference``.
-
-    Accepts any interval whose width is within 15 % of the Wald interval's (Newcombe, Agresti-Caffo,
-    statsmodels' confint_proportions_2indep differ by < 2 % at these sizes). Coverage: over k experiments
-    a 95 % interval's coverage has SE sqrt(0.95 * 0.05 / k), 2.4 pp at k = 80; 0.88 is ~3 SE below.
+    Widths: see ``CI_WIDTH_RTOL``. Coverage: over k experiments a 95 % interval's coverage has SE
+    sqrt(0.95 * 0.05 / k), 2.4 pp at k = 80; 0.88 is ~3 SE below.
     """
-    covered = 0
-    for frame, lift in zip(experiments, true_lifts, strict=True):
-        d, lo, hi = _triple(diff_ci(frame, ALPHA))
-        rd, rlo, rhi = reference_ci(frame, ALPHA)
-        if abs(d - rd) > 1e-6:
-            if abs(d + rd) < 1e-6:
-                return failed(name, "control_minus_treatment",
-                              "Your difference has the wrong sign: report treatment minus control, so a positive "
-                              "number means the new version converts more.")
-            return failed(name, "wrong_difference",
-                          "Your difference is not the treatment conversion rate minus the control one.")
-        if not lo <= d <= hi:
-            return failed(name, "estimate_outside_ci", "Your interval does not contain your own estimate; return "
-                                                       "(difference, lower, upper).")
-        ratio = (hi - lo) / (rhi - rlo)
-        if ratio < 0.85:
-            return failed(name, "ci_too_narrow",
-                          "Your interval is more than 15 % narrower than a two-proportion interval: the standard "
-                          "error of a difference is sqrt(p1(1-p1)/n1 + p0(1-p0)/n0), with each arm's own n.")
-        if ratio > 1.15:
-            return failed(name, "ci_too_wide",
-                          "Your interval is more than 15 % wider than a two-proportion interval: add the two "
-                          "variances, then take the square root (not the sum of standard errors).")
-        covered += lo <= lift <= hi
-    d, lo, hi = _triple(diff_ci(experiments[0], 0.10))
-    rd, rlo, rhi = reference_ci(experiments[0], 0.10)
-    if abs((hi - lo) / (rhi - rlo) - 1) > 0.15:
-        return failed(name, "fixed_z",
-                      "Asked for alpha = 0.10, your interval keeps the 95 % width: compute z from alpha "
-                      "(norm.ppf(1 - alpha / 2)).")
-    coverage = covered / len(experiments)
-    if coverage < min_coverage:
-        return failed(name, "low_coverage",
-                      "Your 95 % interval misses the true lift of simulated experiments far more often than 5 % of "
-                      "the time although its width is right; centre it on the difference: difference +- z x SE.")
-    if len(experiments) == 1:
-        return passed(name, "Your difference and interval have the right sign, width and alpha, and the interval "
-                            + ("covers" if covered else "misses (it happens 5 % of the time)") + " the true lift.")
-    return passed(name, "Your interval covers the true lift of simulated experiments about as often as a 95 % "
-                        "interval should.")
+    got = np.array([_triple(diff_ci(frame, ALPHA)) for frame in experiments])
+    want = np.array([reference_ci(frame, ALPHA) for frame in experiments])
+    d, lo, hi = got.T
+    rd, rlo, rhi = want.T
+    ratio = (hi - lo) / (rhi - rlo)
+    e = Evidence(sign_flipped=bool(np.allclose(d, -rd, atol=1e-6) and not np.allclose(rd, 0, atol=1e-6)),
+                 constant_difference=len(d) > 1 and bool(np.ptp(d) < 1e-9 < np.ptp(rd)),
+                 difference_right=bool(np.allclose(d, rd, atol=1e-6)),
+                 contains_estimate=bool(np.all((lo <= d) & (d <= hi))),
+                 width_ok=bool(np.all(np.abs(ratio - 1) <= CI_WIDTH_RTOL)), ratio=float(np.median(ratio)),
+                 ninety=bool(np.all(np.abs(ratio / NINETY_OVER_95 - 1) <= 0.05)),
+                 min_coverage=min_coverage, coverage=float(np.mean((lo <= np.asarray(true_lifts)) &
+                                                                   (np.asarray(true_lifts) <= hi))))
+    e.lazy(se_sum=lambda: _se_sum_ratio(experiments, ratio), fixed_level=lambda: _fixed_level(diff_ci, experiments[0]))
+    covered = e.coverage
+    e.praise = ("Your difference and interval have the right sign, width and alpha, and the interval "
+                + ("covers" if covered else "misses (it happens 5 % of the time)") + " the true lift."
+                if len(experiments) == 1 else
+                "Your interval covers the true lift of simulated experiments about as often as a 95 % interval "
+                "should.")
+    return CI_FUNCTION.judge(name, e)
+
+
+def _se_sum_ratio(experiments, ratio) -> bool:
+    """True when every width ratio is that of SE_t + SE_c over sqrt(SE_t^2 + SE_c^2), within 3 %."""
+    expected = []
+    for frame in experiments:
+        g = frame.groupby("arm")["converted"].agg(["mean", "count"])
+        se = [float(ref.proportion_se(p, n)) for p, n in (g.loc["treatment"], g.loc["control"])]
+        expected.append(sum(se) / math.hypot(*se))
+    return bool(np.all(np.abs(ratio / np.array(expected) - 1) <= 0.03))
+
+
+def _fixed_level(diff_ci, frame) -> bool:
+    _, lo, hi = _triple(diff_ci(frame, 0.10))
+    _, rlo, rhi = reference_ci(frame, 0.10)
+    return abs((hi - lo) / (rhi - rlo) - 1) > CI_WIDTH_RTOL
 
 
 # ---------------------------------------------------------------- CUPED
 
+CUPED_FUNCTION = Ladder(
+    Misconception("wrong_shape", lambda e: e.shape_wrong,
+                  "cuped_adjust returned a different number of values than there are users; an adjustment gives "
+                  "one adjusted value per user."),
+    Misconception("variance_increased", lambda e: e.ratio > 1.0 + 1e-9,
+                  "Your adjusted metric varies more than the raw one: theta has the wrong sign or scale, so the "
+                  "adjustment adds noise instead of removing it."),
+    Misconception("theta_not_cov_over_var", lambda e: abs(e.ratio - (1 - e.r * e.r)) > 0.01,
+                  "Your adjustment removes less of the variance than the best theta for this data would: your theta "
+                  "is not the slope of the outcome on the covariate in the data given (a correlation, a fraction of "
+                  "the slope, or a slope from other data?)."),
+    Misconception("theta_not_from_data", lambda e: not e.unit_free,
+                  "Your adjustment changes when the covariate is only expressed in other units: your theta is not "
+                  "estimated from the data it is given (a number fixed in advance, or taken from the notebook?)."),
+    Misconception("off_theory", lambda e: abs(e.ratio - (1 - e.rho**2)) > e.tolerance,
+                  "Your variance ratio is far from the theoretical 1 - rho^2 for this covariate: the covariate you "
+                  "adjust with is not each user's own pre-period value."),
+    passed="CUPED keeps the share 1 - rho^2 of the variance, as theory predicts, so the same test needs "
+           "proportionally fewer users.",
+)
 
-@check("CUPED adjustment", stub_hint="implement `cuped_adjust(y, x)`")
+
+@check("CUPED adjustment", stub_hint="implement `cuped_adjust(y, x)`", ladder=CUPED_FUNCTION)
 def cuped_function(name: str, cuped_adjust: Callable, frame: pd.DataFrame, *, rho: float,
                    metric: str = "converted", covariate: str = "pre_metric", tolerance: float = 0.02) -> CheckResult:
     """Apply ``cuped_adjust(y, x)`` to a frame with a pre-period covariate whose true correlation is ``rho``.
 
-    Misconceptions: ``variance_increased`` (theta with the wrong sign or the inverse scale),
-    ``theta_not_cov_over_var`` (a theta other than the regression slope, e.g. half of it),
-    ``wrong_shape``, ``off_theory`` (the ratio is far from the theoretical 1 - rho^2 of the covariate).
-
     The variance ratio Var(adjusted) / Var(y) of the optimal theta is 1 - r^2 exactly, r the sample
     correlation; r^2 differs from the population rho^2 by ~2 rho (1 - rho^2) / sqrt(n) (0.004 at rho 0.4,
     n = 40,000), so ``tolerance`` 0.02 is > 4 SE. Regression adjustment (OLS residuals + mean) also passes.
+
+    The generator's slope of conversion on ``pre_metric`` hardly depends on the baseline or rho, so a theta fixed
+    from the notebook's data would pass on any hidden frame; the check therefore also runs the adjustment on the
+    covariate re-expressed in hours (x / 60): CUPED estimated from its data gives the same adjusted values.
     """
     y = frame[metric].to_numpy(dtype=float)
     x = frame[covariate].to_numpy(dtype=float)
     adj = np.asarray(cuped_adjust(y.copy(), x.copy()), dtype=float).ravel()
     if adj.shape != y.shape:
-        return failed(name, "wrong_shape", "cuped_adjust returned a different number of values than there are "
-                                           "users; return one adjusted value per user.")
-    ratio = float(adj.var() / y.var())
-    r = float(np.corrcoef(x, y)[0, 1])
-    if ratio > 1.0 + 1e-9:
-        return failed(name, "variance_increased",
-                      "Your adjusted metric varies more than the raw one: theta has the wrong sign or "
-                      "scale; use theta = cov(y, x) / var(x) and subtract theta * (x - mean(x)).")
-    if abs(ratio - (1 - r * r)) > 0.01:
-        return failed(name, "theta_not_cov_over_var",
-                      "Your adjustment removes less of the variance than the optimal theta would; "
-                      "use theta = cov(y, x) / var(x), the regression slope, not the correlation.")
-    if abs(ratio - (1 - rho**2)) > tolerance:
-        return failed(name, "off_theory",
-                      "Your variance ratio is far from the theoretical 1 - rho^2 for this covariate; adjust each "
-                      "user's metric with that same user's pre-period covariate.")
-    return passed(name, "CUPED keeps the share 1 - rho^2 of the variance, as theory predicts, so the same test needs "
-                        "proportionally fewer users.")
+        return CUPED_FUNCTION.fail(name, "wrong_shape")
+    rescaled = np.asarray(cuped_adjust(y.copy(), x / 60), dtype=float).ravel()
+    unit_free = rescaled.shape == adj.shape and bool(np.allclose(rescaled, adj, rtol=0, atol=1e-6 * y.std()))
+    return CUPED_FUNCTION.judge(name, Evidence(shape_wrong=False, unit_free=unit_free, ratio=float(adj.var() / y.var()),
+                                               r=float(np.corrcoef(x, y)[0, 1]), rho=rho, tolerance=tolerance))
 
 
-@check("CUPED variance reduction", stub_hint="set `variance_reduction` to 1 - Var(adjusted) / Var(raw)")
+CUPED_REDUCTION = Ladder(
+    Misconception("ratio_not_reduction", lambda e: abs(e.v - e.ratio) < 0.005,
+                  "You reported the share of variance that remains, not the share removed."),
+    Misconception("sd_not_variance", lambda e: abs(e.v - (1 - math.sqrt(e.ratio))) < 0.005,
+                  "You reported the reduction of the standard deviation, but sample size scales with the variance, "
+                  "so the variance reduction is the number that matters."),
+    Misconception("wrong_reduction", lambda e: abs(e.v - (1 - e.ratio)) >= 0.005,
+                  "Your variance_reduction is not what your own cuped_adjust achieves on this data."),
+    passed="CUPED removes {e.v:.1%} of the metric's variance.",
+)
+
+
+@check("CUPED variance reduction", stub_hint="set `variance_reduction` to 1 - Var(adjusted) / Var(raw)",
+       ladder=CUPED_REDUCTION)
 def cuped_reduction(name: str, variance_reduction: float, cuped_adjust: Callable, frame: pd.DataFrame, *,
                     metric: str = "converted", covariate: str = "pre_metric") -> CheckResult:
-    """Misconceptions: ``ratio_not_reduction`` (reported Var(adj)/Var(y), ~0.84, instead of 1 minus it),
-    ``sd_not_variance`` (reduction of the standard deviation), ``wrong_reduction``."""
+    """The reported reduction must be 1 - Var(adjusted)/Var(raw) of the learner's own adjustment (within 0.005)."""
     y = frame[metric].to_numpy(dtype=float)
     adj = np.asarray(cuped_adjust(y.copy(), frame[covariate].to_numpy(dtype=float)), dtype=float).ravel()
-    ratio = float(adj.var() / y.var())
-    v = float(variance_reduction)
+    v, ratio = float(variance_reduction), float(adj.var() / y.var())
     if abs(v - (1 - ratio)) < 0.005:
-        return passed(name, f"CUPED removes {v:.1%} of the metric's variance.")
-    if abs(v - ratio) < 0.005:
-        return failed(name, "ratio_not_reduction",
-                      "You reported the share of variance that remains, not the share removed; the reduction is "
-                      "1 - Var(adjusted) / Var(raw).")
-    if abs(v - (1 - math.sqrt(ratio))) < 0.005:
-        return failed(name, "sd_not_variance",
-                      "You reported the reduction of the standard deviation; report the variance reduction "
-                      "(it is what sample size scales with).")
-    return failed(name, "wrong_reduction",
-                  "Your variance_reduction is not 1 - Var(adjusted) / Var(raw) of your own cuped_adjust on this data.")
+        return passed(name, CUPED_REDUCTION.passed.format(e=Evidence(v=v)))
+    return CUPED_REDUCTION.judge(name, Evidence(v=v, ratio=ratio))
 
 
 # ---------------------------------------------------------------- when not to test
 
+WEEKS = Ladder(
+    Misconception("per_arm_as_total", lambda e: ref.rel_close(e.w, e.ref / 2, SAMPLE_SIZE_RTOL),
+                  "Your weeks enrol one arm's users only: per-arm vs total sample size confused."),
+    Misconception("total_not_per_arm", lambda e: ref.rel_close(e.w, 2 * e.ref, SAMPLE_SIZE_RTOL),
+                  "Your weeks enrol twice the users the test needs: the per-arm number you doubled was already a "
+                  "total (per-arm vs total sample size confused)."),
+    Misconception("one_sided_undeclared", lambda e: e.alternative == TWO_SIDED and e.other_sided,
+                  "Your weeks are those of a one-sided test, but your design declares a two-sided one."),
+    Misconception("two_sided_undeclared", lambda e: e.alternative == ONE_SIDED and e.other_sided,
+                  "Your weeks are those of a two-sided test, but your design declares a one-sided one."),
+    Misconception("wrong_weeks", lambda e: not ref.rel_close(e.w, e.ref, SAMPLE_SIZE_RTOL),
+                  "Your weeks_needed is not the time the small site's traffic takes to fill both arms of the test you "
+                  "declared."),
+    passed="About {e.w:.0f} weeks of all the site's traffic: far too long to wait for one decision.",
+)
 
-@check("small-site duration", stub_hint="set `weeks_needed` for the 5 % -> 5.5 % test")
+
+@check("small-site duration", stub_hint="set `weeks_needed` for the 5 % -> 5.5 % test", ladder=WEEKS)
 def weeks_needed(name: str, weeks_needed: float, *, alternative: str = TWO_SIDED) -> CheckResult:
-    """Misconceptions: ``per_arm_as_total`` (half the weeks), ``one_sided_undeclared``, ``wrong_weeks``.
-
-    2 x n_per_arm / users_per_week, n_per_arm for 5 % -> 5.5 % at alpha 0.05, power 0.8; 3 % tolerance.
-    """
+    """2 x n_per_arm / users_per_week, n_per_arm for 5 % -> 5.5 % at alpha 0.05, power 0.8; 3 % tolerance."""
     p0, p1, traffic = SMALL_SITE["p0"], SMALL_SITE["p1"], SMALL_SITE["users_per_week"]
     alt = normalise_alternative(alternative) or TWO_SIDED
-    ref = 2 * reference_sample_size(p0, p1, ALPHA, POWER, alt) / traffic
     w = float(weeks_needed)
-    if abs(w / ref - 1) <= SAMPLE_SIZE_RTOL:
-        return passed(name, f"About {w:.0f} weeks of all the site's traffic: far too long to wait for one decision.")
-    if abs(w / (ref / 2) - 1) <= SAMPLE_SIZE_RTOL:
-        return failed(name, "per_arm_as_total",
-                      "Your weeks enrol one arm's users only: per-arm vs total sample size confused; both arms "
-                      "need n_per_arm users.")
-    other = ONE_SIDED if alt == TWO_SIDED else TWO_SIDED
-    if abs(w / (2 * reference_sample_size(p0, p1, ALPHA, POWER, other) / traffic) - 1) <= SAMPLE_SIZE_RTOL:
-        return failed(name, "one_sided_undeclared",
-                      "Your weeks use the other test direction than the one you declared in design; be consistent.")
-    return failed(name, "wrong_weeks",
-                  "Your weeks_needed is not 2 x the per-arm sample size for 5 % -> 5.5 % divided by 2,000 users "
-                  "a week.")
+    other = 2 * reference_sample_size(p0, p1, ALPHA, POWER, _other(alt)) / traffic
+    return WEEKS.judge(name, Evidence(w=w, alternative=alt, ref=2 * reference_sample_size(p0, p1, ALPHA, POWER, alt)
+                                      / traffic, other_sided=ref.rel_close(w, other, SAMPLE_SIZE_RTOL)))
+
+
+# ---------------------------------------------------------------- decision
 
 
 DECISION_CHOICES = {
@@ -549,28 +659,28 @@ DECISION_CHOICES = {
 }
 _DECISION_MISTAKES = {
     ("srm_50500_vs_49500", "analyse_results"): "a split this unlikely means assignment is broken: you ignored the "
-                                               "SRM",
-    ("checkout_redesign", "do_not_ship"): "by the shipping rule agreed in the brief, an interval that excludes zero "
-                                          "and whose upper end reaches the one-point target means ship; compare "
-                                          "your interval with both",
+                                               "SRM, and the lift compares biased groups",
+    ("checkout_redesign", "do_not_ship"): "your interval excludes zero and its upper end reaches the one-point "
+                                          "target, which the shipping rule agreed in the brief does not call "
+                                          "'do not ship'",
     ("checkout_redesign", "extend_test"): "the planned sample is reached and the brief's rule forbids extending the "
                                           "test; extending it after looking is peeking",
-    ("small_site_5_to_5_5", "ab_test"): "31 weeks of all traffic for one answer: do not A/B test, roll out in "
-                                        "stages and watch the metric",
-    ("safety_feature", "ab_test"): "withholding a safety feature from a control group to measure it is unethical; "
-                                   "roll it out to everyone (staged, monitored)",
+    ("small_site_5_to_5_5", "ab_test"): "the test would take about 31 weeks of all the traffic for one answer, "
+                                        "while the season, the catalogue and the competition change underneath it",
+    ("safety_feature", "ab_test"): "a control group would knowingly leave users without the protection just to "
+                                   "measure it, which is unethical",
 }
+DECISION = decision_ladder(DECISION_CHOICES, _DECISION_MISTAKES,
+                           "Debug the SRM first, ship the redesign on its interval, and skip the A/B test where it "
+                           "cannot answer in time or would withhold safety.")
 
 
-@check("decision", stub_hint="fill in the `decision` dict with one choice per key")
+@check("decision", stub_hint="fill in the `decision` dict with one choice per key", ladder=DECISION)
 def decision(name: str, decision: dict) -> CheckResult:
-    """Misconceptions: ``missing_key``, ``unknown_choice``, one ``decision_<key>`` per wrong choice
-    (``decision_small_site_5_to_5_5`` and ``decision_safety_feature`` are the "do not test" mistakes).
+    """One fixed choice per key; ``decision_<key>`` names each known wrong choice.
 
     ``checkout_redesign`` follows the rule stated in the notebook's brief: ship if the 95 % interval of the lift
     excludes zero and its upper end reaches the 1 pp target; do not ship if it contains zero or lies below 1 pp;
     never extend. The notebook's data give +1.04 pp, 95 % CI [+0.46, +1.62] (CUPED: +0.91 pp, [+0.4, +1.4]), so
     "ship" is the only answer under the rule whichever estimator the learner uses."""
-    return judge_decision(name, decision, DECISION_CHOICES, _DECISION_MISTAKES, _norm,
-                          "Debug the SRM first, ship the redesign on its interval, and skip the A/B test where it "
-                        "cannot answer in time or would withhold safety.")
+    return decide(name, DECISION, decision, DECISION_CHOICES, _DECISION_MISTAKES, _norm)

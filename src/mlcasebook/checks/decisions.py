@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from mlcasebook.checks.ladder import Evidence, Ladder, Misconception
 from mlcasebook.checks.result import CheckResult, failed, is_stub, not_attempted, passed
 
 
@@ -36,3 +37,36 @@ def judge_decision(name: str, decision, choices: Mapping[str, set], mistakes: Ma
             return failed(name, f"decision_{key}", f"For {key} you chose '{choice}', but {why}.")
         return failed(name, "unknown_choice", f"'{decision[key]}' is not one of the choices listed for {key}.")
     return passed(name, praise)
+
+
+def decision_ladder(choices: Mapping[str, set], mistakes: Mapping[tuple[str, str], str], praise: str) -> Ladder:
+    """The misconception table of a decision check, with the same sentences as :func:`judge_decision`:
+    ``not_a_dict``, ``missing_key``, one ``decision_<key>`` per key that has a named wrong choice, ``unknown_choice``.
+    Judge with :func:`decide`."""
+    keys = list(dict.fromkeys(key for key, _ in mistakes))
+    rungs = [Misconception("not_a_dict", lambda e: not e.is_dict, "Your decision must be a dict with the keys {e.keys}."),
+             Misconception("missing_key", lambda e: bool(e.missing), "Your decision has no choice for {e.missing}.")]
+    rungs += [Misconception(f"decision_{key}", lambda e, key=key: e.key == key and e.why is not None,
+                            "For {e.key} you chose '{e.choice}', but {e.why}.") for key in keys]
+    rungs.append(Misconception("unknown_choice", lambda e: e.key is not None,
+                               "'{e.raw}' is not one of the choices listed for {e.key}."))
+    return Ladder(*rungs, passed=praise)
+
+
+def decide(name: str, ladder: Ladder, decision, choices: Mapping[str, set], mistakes: Mapping[tuple[str, str], str],
+           norm: Callable[[object], str]) -> CheckResult:
+    """Judge ``decision`` with a :func:`decision_ladder` table: the first key whose choice is not accepted is named."""
+    evidence = Evidence(is_dict=isinstance(decision, dict), keys=", ".join(choices), missing="", key=None,
+                        choice=None, raw=None, why=None)
+    if evidence.is_dict:
+        missing = [k for k in choices if is_stub(decision.get(k))]
+        if len(missing) == len(choices):
+            return not_attempted(name, "Not attempted yet: fill in one choice per key of `decision`.")
+        evidence.missing = ", ".join(missing)
+        for key, good in ([] if missing else choices.items()):
+            choice = norm(decision[key])
+            if choice not in good:
+                evidence.key, evidence.choice, evidence.raw = key, choice, decision[key]
+                evidence.why = mistakes.get((key, choice))
+                break
+    return ladder.judge(name, evidence)

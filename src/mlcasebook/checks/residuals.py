@@ -1,6 +1,6 @@
 """Checks for error analysis with residuals on Ames housing (regression, prices in dollars).
 
-Each check's docstring lists the misconceptions it detects, most specific first. Residuals are
+Each check declares what it detects as a :class:`~mlcasebook.checks.ladder.Ladder`, most specific first. Residuals are
 ``actual - predicted`` throughout (positive: the model under-priced the house). Checks that need
 rows the learner never fitted on refit a clone of the learner's model on hidden folds of the houses
 (``out_of_fold``), always feeding it ``make_features(houses)`` so the learner's feature code is used.
@@ -20,8 +20,11 @@ from sklearn.base import clone
 from sklearn.model_selection import KFold
 
 from mlcasebook.cases.residuals import pattern_statistics  # noqa: F401 - a public fact, shown in the notebook
-from mlcasebook.checks.decisions import judge_decision, normalise_choice
-from mlcasebook.checks.result import CheckResult, check, failed, passed
+from mlcasebook.checks._estimators import rows_seen
+from mlcasebook.checks.decisions import decide, decision_ladder, normalise_choice
+from mlcasebook.checks.ladder import Evidence, Ladder, Misconception
+from mlcasebook.checks.reference import rel_close, rmse
+from mlcasebook.checks.result import CheckResult, check
 
 TARGET = "Sale_Price"
 # A held-out RMSE below this many dollars is a second symptom of a leak (the first: predictions that
@@ -46,16 +49,6 @@ _OOF_CACHE: dict = {}
 
 
 _norm = normalise_choice
-
-
-def rmse(y_true, y_pred) -> float:
-    """Root mean squared error, in the units of ``y_true``."""
-    diff = np.asarray(y_true, dtype=float) - np.asarray(y_pred, dtype=float)
-    return float(np.sqrt(np.mean(diff**2)))
-
-
-def _close(a, b, rel: float = 1e-4, abs_: float = 0.5) -> bool:
-    return bool(np.isclose(float(a), float(b), rtol=rel, atol=abs_))
 
 
 def out_of_fold(model, make_features, houses: pd.DataFrame, *, seed: int, n_splits: int = 5):
@@ -113,136 +106,201 @@ _LEAK_MESSAGE = ("{who}'s predictions change when only the sale prices of the ho
 # ------------------------------------------------------------------ features
 
 
-@check("features without the target", stub_hint="write `make_features(df)` returning the feature table")
-def features(name: str, make_features, houses: pd.DataFrame, *, seed: int = 0) -> CheckResult:
-    """Misconceptions: ``target_as_feature``, ``target_leak`` (a feature computed from Sale_Price, e.g. price
-    per square foot), ``reads_global_data`` (features looked up by row label in a table that holds prices),
-    ``rows_changed``.
+def _label_free(make_features, houses: pd.DataFrame, base: pd.DataFrame | None = None) -> bool:
+    """True when ``make_features`` gives the same table for the same houses under new row labels.
 
-    Calls ``make_features`` three times on the same houses: as given, with the sale prices shuffled
-    among the rows, and with new row labels. Features a model may use at prediction time cannot change
-    in either case.
+    A feature looked up by row label in a table outside the argument (a price-per-square-foot Series computed
+    once on all houses) changes or raises; at serving time that table does not exist.
     """
-    base = make_features(houses.copy())
-    if not isinstance(base, pd.DataFrame):
-        return failed(name, "not_a_table", f"make_features returned a {type(base).__name__}; return a DataFrame "
-                      "with one row per house.")
-    if len(base) != len(houses) or not base.index.equals(houses.index):
-        return failed(name, "rows_changed",
-                      "make_features changed the number of rows or their labels; keep every row and the index so "
-                      "features line up with prices — drop outliers outside it.")
-    if TARGET in base.columns:
-        return failed(name, "target_as_feature",
-                      "Your features still contain Sale_Price, the value the model must predict; drop it.")
-    rng = np.random.default_rng(seed)
-    shuffled = houses.copy()
-    shuffled[TARGET] = rng.permutation(shuffled[TARGET].to_numpy())
-    other = make_features(shuffled)
-    changed = [c for c in base.columns if c not in other.columns or not other[c].equals(base[c])]
-    if changed:
-        return failed(name, "target_leak",
-                      f"Your feature(s) {', '.join(map(str, changed[:3]))} change when only the sale prices change: "
-                      "they are computed from the target (like price per square foot), which is unknown when a house "
-                      "is listed; that is target leakage — build features from the house's own attributes only.")
+    if base is None:
+        base = make_features(houses.copy())
     relabelled = houses.copy()
     relabelled.index = pd.RangeIndex(10**6, 10**6 + len(houses))
     try:
-        moved = make_features(relabelled)
-        same = moved.reset_index(drop=True).equals(base.reset_index(drop=True))
-    except (KeyError, IndexError):
-        same = False
-    if not same:
-        return failed(name, "reads_global_data",
-                      "Your features differ for the same houses under new row labels: make_features looks rows up "
-                      "in a table outside its argument (often one that holds the prices); compute every feature "
-                      "from the df it is given.")
-    return passed(name, "Your features depend only on each house's own attributes, not on its price.")
+        return bool(make_features(relabelled).reset_index(drop=True).equals(base.reset_index(drop=True)))
+    except Exception as exc:  # in a hidden test the learner's KeyError arrives as a LearnerError named so
+        if isinstance(exc, KeyError | IndexError) or getattr(exc, "ename", None) in ("KeyError", "IndexError"):
+            return False
+        raise
+
+
+_LOOKUP_MESSAGE = ("{who} is fed features that change for the same houses under new row labels: make_features reads "
+                   "rows from a table outside its argument, so even refitted on houses it never saw the model can see "
+                   "what that table holds about them (often their price); compute every feature from the df it is "
+                   "given.")
+
+
+FEATURES = Ladder(
+    Misconception("not_a_table", lambda e: not e.is_table,
+                  "make_features returned a {e.kind}; return a DataFrame with one row per house."),
+    Misconception("rows_changed", lambda e: not e.same_rows,
+                  "make_features changed the number of rows or their labels; keep every row and the index so features "
+                  "line up with prices — drop outliers outside it."),
+    Misconception("target_as_feature", lambda e: e.has_target,
+                  "Your features still contain Sale_Price, the value the model must predict; drop it."),
+    Misconception("target_leak", lambda e: bool(e.changed),
+                  "Your feature(s) {e.changed} change when only the sale prices change: they are computed from the "
+                  "target (like price per square foot), which is unknown when a house is listed; that is target "
+                  "leakage — build features from the house's own attributes only."),
+    Misconception("reads_global_data", lambda e: not e.label_free,
+                  "Your features differ for the same houses under new row labels: make_features looks rows up in a "
+                  "table outside its argument (often one that holds the prices); compute every feature from the df "
+                  "it is given."),
+    passed="Your features depend only on each house's own attributes, not on its price.",
+)
+
+
+@check("features without the target", stub_hint="write `make_features(df)` returning the feature table",
+       ladder=FEATURES)
+def features(name: str, make_features, houses: pd.DataFrame, *, seed: int = 0) -> CheckResult:
+    """Call ``make_features`` three times on the same houses: as given, with the sale prices shuffled among the
+    rows, and with new row labels. Features a model may use at prediction time cannot change in either case.
+    """
+    base = make_features(houses.copy())
+
+    def changed():
+        shuffled = houses.copy()
+        shuffled[TARGET] = np.random.default_rng(seed).permutation(shuffled[TARGET].to_numpy())
+        other = make_features(shuffled)
+        cols = [c for c in base.columns if c not in other.columns or not other[c].equals(base[c])]
+        return ", ".join(map(str, cols[:3]))
+
+    e = Evidence(is_table=isinstance(base, pd.DataFrame), kind=type(base).__name__).lazy(
+        same_rows=lambda: len(base) == len(houses) and base.index.equals(houses.index),
+        has_target=lambda: TARGET in base.columns, changed=changed,
+        label_free=lambda: _label_free(make_features, houses, base))
+    return FEATURES.judge(name, e)
 
 
 # ------------------------------------------------------------------ baseline
 
 
-def _judge_baseline(name: str, y, pred, error: float, where: str, *, show: bool) -> CheckResult:
+BASELINE = Ladder(
+    Misconception("target_leak", lambda e: e.moves_with_price,
+                  _LEAK_MESSAGE.format(who="Your baseline")),
+    Misconception("reads_global_data", lambda e: e.lookup, _LOOKUP_MESSAGE.format(who="Your baseline")),
+    Misconception("log_scale_predictions", lambda e: e.log_scale,
+                  "Your baseline predicts numbers near 12, log dollars: the baseline models Sale_Price itself so its "
+                  "residual plot shows what the raw target does."),
+    Misconception("too_good_to_be_true", lambda e: e.error < LEAK_RMSE,
+                  "{e.where} your baseline's RMSE{e.amount} is below ${e.leak_rmse:,.0f}, far better than a listing "
+                  "can tell, although its predictions did not move when we shuffled the prices: look for a feature "
+                  "that carries the price another way (a copy of it, or rows looked up by their label)."),
+    Misconception("weak_baseline", lambda e: e.error > 0.6 * e.target_sd,
+                  "{e.where} your baseline's RMSE{e.amount} is hardly better than predicting the average price; use "
+                  "the categorical columns (one-hot encoded) and the numeric ones."),
+    passed="{e.where} your baseline's RMSE{e.praise}.",
+)
+
+
+def _baseline_evidence(moves: bool, y, pred, error: float, where: str, *, show: bool) -> Evidence:
     """``show``: quote the RMSE (only for the notebook's own test split; refits on hidden folds never do)."""
-    amount = f" of ${error:,.0f}" if show else ""
-    if np.median(pred) < LOG_SCALE_BELOW:
-        return failed(name, "log_scale_predictions",
-                      "Your baseline predicts numbers near 12, log dollars: the baseline models Sale_Price itself so "
-                      "its residual plot shows what the raw target does.")
-    if error < LEAK_RMSE:
-        return failed(name, "target_leak",
-                      f"{where} your baseline's RMSE{amount} is below ${LEAK_RMSE:,.0f}, far better than the listing can "
-                      "tell: the symptom of a feature built from the price (target leakage); remove it.")
-    if error > 0.6 * np.std(y):
-        return failed(name, "weak_baseline",
-                      f"{where} your baseline's RMSE{amount} is hardly better than predicting the average price; use "
-                      "the categorical columns (one-hot encoded) and the numeric ones.")
-    if show:
-        return passed(name, f"{where} your baseline's RMSE is ${error:,.0f}.")
-    return passed(name, f"{where} your baseline's RMSE is that of an honest model of the raw price.")
+    return Evidence(moves_with_price=moves, lookup=False, log_scale=bool(np.median(pred) < LOG_SCALE_BELOW), error=error,
+                    target_sd=float(np.std(y)), where=where, leak_rmse=LEAK_RMSE,
+                    amount=f" of ${error:,.0f}" if show else "",
+                    praise=f" is ${error:,.0f}" if show else " is that of an honest model of the raw price")
 
 
-@check("baseline regression", stub_hint="fit `baseline`, a regression on the raw sale price, on X_train, y_train")
+@check("baseline regression", stub_hint="fit `baseline`, a regression on the raw sale price, on X_train, y_train",
+       ladder=BASELINE)
 def baseline_model(name: str, baseline, make_features, test: pd.DataFrame) -> CheckResult:
-    """Misconceptions: ``log_scale_predictions`` (the baseline predicts log dollars), ``target_leak``
-    (predictions move when only the prices of the houses change, or held-out RMSE below LEAK_RMSE),
-    ``weak_baseline`` (RMSE above 0.6 x the price's standard deviation, barely better than predicting the
-    mean; linear models on the given columns reach 0.3-0.4).
+    """The fitted baseline on the notebook's test houses: predictions must not move with the prices, must be in
+    dollars, with an RMSE below 0.6 x the price's standard deviation (linear models on the given columns reach
+    0.3-0.4) and above LEAK_RMSE.
     """
-    if _prices_leak(baseline, make_features, test):
-        return failed(name, "target_leak", _LEAK_MESSAGE.format(who="Your baseline"))
+    moves = _prices_leak(baseline, make_features, test)
     y = test[TARGET].to_numpy(dtype=float)
     pred = np.asarray(baseline.predict(make_features(test.copy())), dtype=float).ravel()
-    return _judge_baseline(name, y, pred, rmse(y, pred), "On the test houses", show=True)
+    return BASELINE.judge(name, _baseline_evidence(moves, y, pred, rmse(y, pred), "On the test houses", show=True))
 
 
 @check("baseline regression on unseen houses",
-       stub_hint="fit `baseline`, a regression on the raw sale price, on X_train, y_train")
+       stub_hint="fit `baseline`, a regression on the raw sale price, on X_train, y_train", ladder=BASELINE)
 def baseline_model_refit(name: str, baseline, make_features, houses: pd.DataFrame, *, seed: int) -> CheckResult:
     """As :func:`baseline_model`, with clones of the baseline refitted on 5 hidden folds of ``houses``."""
     if _prices_leak(baseline, make_features, houses, seed=seed):
-        return failed(name, "target_leak", _LEAK_MESSAGE.format(who="Your baseline"))
+        return BASELINE.fail(name, "target_leak")
+    if not _label_free(make_features, houses.iloc[:200]):
+        return BASELINE.fail(name, "reads_global_data")
     y, pred = out_of_fold(baseline, make_features, houses, seed=seed)
-    return _judge_baseline(name, y, pred, _fold_rmse(y, pred, seed=seed), "Refitted on houses it never saw,",
-                           show=False)
+    return BASELINE.judge(name, _baseline_evidence(False, y, pred, _fold_rmse(y, pred, seed=seed),
+                                                   "Refitted on houses it never saw,", show=False))
+
+
+# ------------------------------------------------------------------ which rows a model was fitted on
+
+
+def _rows_recorded(model) -> int | None:
+    inner = getattr(model, "regressor_", None)  # TransformedTargetRegressor keeps the fitted model there
+    return rows_seen(inner if inner is not None else model)
+
+
+def fitted_on_test(model, make_features, train: pd.DataFrame, test: pd.DataFrame) -> bool:
+    """True when ``model`` was fitted on the training and the test houses together.
+
+    The fitted scaler records its rows (``n_samples_seen_``); a model without one is compared with two clones,
+    refitted on the training houses and on training + test houses: its test predictions must be the first's.
+    """
+    both = len(train) + len(test)
+    rows = _rows_recorded(model)
+    if rows is not None:
+        return rows == both
+    X_train, X_test = make_features(train.copy()), make_features(test.copy())
+    pred = np.asarray(model.predict(X_test), dtype=float).ravel()
+    on_train = np.asarray(clone(model).fit(X_train, train[TARGET]).predict(X_test), dtype=float).ravel()
+    if np.allclose(pred, on_train, rtol=1e-6, atol=0.5):
+        return False
+    every = pd.concat([train, test])
+    on_all = np.asarray(clone(model).fit(make_features(every.copy()), every[TARGET]).predict(X_test),
+                        dtype=float).ravel()
+    return bool(np.allclose(pred, on_all, rtol=1e-6, atol=0.5))
 
 
 # ------------------------------------------------------------------ residuals
 
 
-@check("held-out residuals", stub_hint="set `fitted` and `residuals` for the test houses")
+RESIDUALS = Ladder(
+    Misconception("training_residuals", lambda e: e.n_residuals == e.n_train != e.n_test,
+                  "Your residuals are for the training houses; a model fits its own training rows too well to show "
+                  "its errors — compute them on X_test, y_test."),
+    Misconception("wrong_length", lambda e: e.n_residuals != e.n_test or e.n_fitted != e.n_test,
+                  "Give one fitted value and one residual per test house; you gave {e.n_fitted} fitted values and "
+                  "{e.n_residuals} residuals."),
+    Misconception("baseline_fitted_on_test", lambda e: e.on_test,
+                  "Your baseline was fitted on the training and the test houses together, so its test residuals are "
+                  "errors on houses it has seen: they look smaller and tamer than the errors on new houses; fit it on "
+                  "X_train, y_train only."),
+    Misconception("log_scale_residuals", lambda e: not e.fitted_match and e.fitted_is_log,
+                  "Your fitted values are in log dollars; plot the baseline's predictions in dollars."),
+    Misconception("fitted_not_predictions", lambda e: not e.fitted_match,
+                  "Your fitted values are not the baseline's predictions on X_test; use baseline.predict(X_test)."),
+    Misconception("flipped_sign", lambda e: not e.residuals_match and e.residuals_flipped,
+                  "Your residuals are fitted minus actual; the convention is actual minus fitted, so a positive "
+                  "residual means the model under-priced the house."),
+    Misconception("wrong_residuals", lambda e: not e.residuals_match,
+                  "Your residuals are not y_test minus the baseline's predictions on X_test."),
+    passed="Residuals of the test houses, actual minus fitted, in dollars, from a baseline fitted on the training "
+           "houses.",
+)
+
+
+@check("held-out residuals", stub_hint="set `fitted` and `residuals` for the test houses", ladder=RESIDUALS)
 def heldout_residuals(name: str, fitted, residuals, baseline, make_features, train: pd.DataFrame,
                       test: pd.DataFrame) -> CheckResult:
-    """Misconceptions: ``training_residuals``, ``flipped_sign`` (predicted - actual), ``log_scale_residuals``,
-    ``wrong_residuals``.
+    """``fitted`` must be the baseline's predictions on the test houses and ``residuals`` actual minus fitted; the
+    baseline itself must have been fitted without the test houses (:func:`fitted_on_test`).
     """
-    y_train, y_test = train[TARGET], test[TARGET]
-    X_test = make_features(test.copy())
     f = np.asarray(fitted, dtype=float).ravel()
     r = np.asarray(residuals, dtype=float).ravel()
-    if len(r) == len(y_train) and len(r) != len(y_test):
-        return failed(name, "training_residuals",
-                      "Your residuals are for the training houses; a model fits its own training rows too "
-                      "well to show its errors — compute them on X_test, y_test.")
-    if len(r) != len(y_test) or len(f) != len(y_test):
-        return failed(name, "wrong_residuals",
-                      f"Give one fitted value and one residual per test house; you gave {len(f)} fitted values and "
-                      f"{len(r)} residuals.")
-    pred = np.asarray(baseline.predict(X_test), dtype=float).ravel()
-    actual = np.asarray(y_test, dtype=float)
-    if not np.allclose(f, pred, rtol=1e-6, atol=0.01):
-        if np.allclose(f, np.log(np.clip(pred, 1, None)), rtol=1e-4):
-            return failed(name, "log_scale_residuals",
-                          "Your fitted values are in log dollars; plot the baseline's predictions in dollars.")
-        return failed(name, "wrong_residuals",
-                      "Your fitted values are not the baseline's predictions on X_test; use baseline.predict(X_test).")
-    if np.allclose(r, actual - pred, rtol=1e-6, atol=0.01):
-        return passed(name, "Residuals of the test houses, actual minus fitted, in dollars.")
-    if np.allclose(r, pred - actual, rtol=1e-6, atol=0.01):
-        return failed(name, "flipped_sign",
-                      "Your residuals are fitted minus actual; the convention is actual minus fitted, so a positive "
-                      "residual means the model under-priced the house.")
-    return failed(name, "wrong_residuals", "Your residuals are not y_test minus the baseline's predictions on X_test.")
+    actual = test[TARGET].to_numpy(dtype=float)
+    pred = lambda: np.asarray(baseline.predict(make_features(test.copy())), dtype=float).ravel()  # noqa: E731
+    e = Evidence(n_fitted=len(f), n_residuals=len(r), n_train=len(train), n_test=len(test))
+    e.lazy(on_test=lambda: fitted_on_test(baseline, make_features, train, test), prediction=pred)
+    e.lazy(fitted_match=lambda: bool(np.allclose(f, e.prediction, rtol=1e-6, atol=0.01)),
+           fitted_is_log=lambda: bool(np.allclose(f, np.log(np.clip(e.prediction, 1, None)), rtol=1e-4)),
+           residuals_match=lambda: bool(np.allclose(r, actual - e.prediction, rtol=1e-6, atol=0.01)),
+           residuals_flipped=lambda: bool(np.allclose(r, e.prediction - actual, rtol=1e-6, atol=0.01)))
+    return RESIDUALS.judge(name, e)
 
 
 def _pattern_from(stats: dict) -> str:
@@ -250,152 +308,183 @@ def _pattern_from(stats: dict) -> str:
             (True, True): "funnel_and_curve"}[(bool(stats["funnel"]), bool(stats["curve"]))]
 
 
-@check("residual pattern", stub_hint="set `residual_pattern` to one of " + ", ".join(repr(p) for p in PATTERNS))
-def residual_pattern(name: str, pattern, fitted, residuals) -> CheckResult:
-    """Misconceptions: ``missed_funnel`` (heteroscedasticity not seen), ``missed_curve`` (missing
-    non-linearity not seen), ``imagined_pattern``, ``unknown_choice``.
+_MEANING = {"funnel_and_curve": "heteroscedasticity and missing non-linearity", "funnel": "heteroscedasticity",
+            "curve": "missing non-linearity", "random_scatter": "no systematic error"}
 
-    The right reading is computed from the residuals given (see ``pattern_statistics``).
-    """
+PATTERN = Ladder(
+    Misconception("unknown_choice", lambda e: e.choice not in PATTERNS,
+                  "'{e.raw}' is not one of " + ", ".join(PATTERNS) + "."),
+    Misconception("target_leak", lambda e: e.leak,
+                  _LEAK_MESSAGE.format(who="Your baseline") + " Its residuals cannot be read."),
+    Misconception("missed_funnel", lambda e: "funnel" in e.truth and "funnel" not in e.choice,
+                  "The spread of your residuals grows with the fitted price — a funnel, i.e. heteroscedasticity: "
+                  "errors are proportional to price; look at the width of the cloud from left to right."),
+    Misconception("missed_curve", lambda e: "curve" in e.truth and "curve" not in e.choice,
+                  "The residuals' running mean bends — a curve, i.e. missing non-linearity: look at the binned mean "
+                  "line, not only the spread."),
+    Misconception("imagined_pattern", lambda e: e.choice != e.truth,
+                  "You named '{e.choice}', but part of it is not in these residuals; read the binned mean (curve) and "
+                  "the band's width (funnel) separately."),
+    passed="'{e.truth}': {e.meaning}.",
+)
+
+
+def _pattern_evidence(pattern, fitted, residuals, leak: bool = False) -> Evidence:
     choice = _norm(pattern)
-    choice = _PATTERN_SYNONYMS.get(choice, choice)
-    if choice not in PATTERNS:
-        return failed(name, "unknown_choice", f"'{pattern}' is not one of {', '.join(PATTERNS)}.")
-    stats = _pattern_from(pattern_statistics(fitted, residuals))
-    said_funnel, said_curve = "funnel" in choice, "curve" in choice
-    has_funnel, has_curve = "funnel" in stats, "curve" in stats
-    if has_funnel and not said_funnel:
-        return failed(name, "missed_funnel",
-                      "The spread of your residuals grows with the fitted price — a funnel, i.e. heteroscedasticity: "
-                      "errors are proportional to price; look at the width of the cloud from left to right.")
-    if has_curve and not said_curve:
-        return failed(name, "missed_curve",
-                      "The residuals' running mean bends (positive at both ends, negative in the middle) — a curve, "
-                      "i.e. missing non-linearity: look at the binned mean line, not only the spread.")
-    if choice != stats:
-        return failed(name, "imagined_pattern",
-                      f"You named '{choice}', but part of it is not in these residuals; read the binned mean (curve) "
-                      "and the band's width (funnel) separately.")
-    meaning = {"funnel_and_curve": "heteroscedasticity and missing non-linearity", "funnel": "heteroscedasticity",
-               "curve": "missing non-linearity", "random_scatter": "no systematic error"}[stats]
-    return passed(name, f"'{stats}': {meaning}.")
+    e = Evidence(raw=pattern, choice=_PATTERN_SYNONYMS.get(choice, choice), leak=leak)
+    if e.choice in PATTERNS and not leak:
+        e.truth = _pattern_from(pattern_statistics(fitted, residuals))
+        e.meaning = _MEANING[e.truth]
+    return e
+
+
+@check("residual pattern", stub_hint="set `residual_pattern` to one of " + ", ".join(repr(p) for p in PATTERNS),
+       ladder=PATTERN)
+def residual_pattern(name: str, pattern, fitted, residuals) -> CheckResult:
+    """The right reading is computed from the residuals given (see ``pattern_statistics``)."""
+    return PATTERN.judge(name, _pattern_evidence(pattern, fitted, residuals))
 
 
 @check("residual pattern on unseen houses", stub_hint="set `residual_pattern` to one of "
-       + ", ".join(repr(p) for p in PATTERNS))
+       + ", ".join(repr(p) for p in PATTERNS), ladder=PATTERN)
 def residual_pattern_refit(name: str, pattern, baseline, make_features, houses: pd.DataFrame, *, seed: int
                            ) -> CheckResult:
     """As :func:`residual_pattern`, on out-of-fold residuals of the learner's baseline refitted on hidden folds."""
     if _prices_leak(baseline, make_features, houses, seed=seed):
-        return failed(name, "target_leak", _LEAK_MESSAGE.format(who="Your baseline") + " Its residuals cannot be read.")
+        return PATTERN.judge(name, _pattern_evidence(pattern, None, None, leak=True))
     y, pred = out_of_fold(baseline, make_features, houses, seed=seed)
-    return residual_pattern.__wrapped__(name, pattern, pred, y - pred)
+    return PATTERN.judge(name, _pattern_evidence(pattern, pred, y - pred))
 
 
 # ------------------------------------------------------------------ log target
 
 
-def _judge_log(name: str, y, pred_log, pred_base, err_log: float, err_base: float, where: str,
-               min_improvement: float, *, show: bool) -> CheckResult:
+LOG_TARGET = Ladder(
+    Misconception("no_back_transform", lambda e: e.log_scale,
+                  "{e.where} your log_model predicts numbers near 12, log dollars: make the back-transformation part "
+                  "of the model (TransformedTargetRegressor(func=np.log, inverse_func=np.exp)) so it predicts prices."),
+    Misconception("target_leak", lambda e: e.moves_with_price, _LEAK_MESSAGE.format(who="Your log_model")),
+    Misconception("reads_global_data", lambda e: e.lookup, _LOOKUP_MESSAGE.format(who="Your log_model")),
+    Misconception("too_good_to_be_true", lambda e: e.err_log < LEAK_RMSE,
+                  "{e.where} your log model's RMSE{e.amount} is below ${e.leak_rmse:,.0f}, far better than a listing "
+                  "can tell, although its predictions did not move when we shuffled the prices: look for a feature "
+                  "that carries the price another way."),
+    Misconception("no_improvement", lambda e: e.gain < e.min_improvement,
+                  "{e.where} your log model's RMSE {e.versus}; fit the same model on np.log(price) and predict np.exp "
+                  "of it."),
+    passed="{e.where} {e.praise}",
+)
+
+
+def _log_evidence(pred_log, err_log: float, err_base: float, where: str, min_improvement: float, *, moves: bool,
+                  show: bool) -> Evidence:
     """``show``: quote the RMSEs (only for the notebook's own test split; refits on hidden folds never do)."""
-    if np.median(pred_log) < LOG_SCALE_BELOW:
-        return failed(name, "no_back_transform",
-                      f"{where} your log_model predicts numbers near 12, log dollars: make the back-transformation "
-                      "part of the model (TransformedTargetRegressor(func=np.log, inverse_func=np.exp)) so it predicts "
-                      "prices.")
-    if err_log < LEAK_RMSE:
-        return failed(name, "target_leak",
-                      f"{where} your log model's RMSE{f' of ${err_log:,.0f}' if show else ''} is below "
-                      f"${LEAK_RMSE:,.0f}: the symptom of a feature computed from the price (target leakage); remove it.")
-    gain = 1 - err_log / err_base
-    if gain < min_improvement:
-        versus = (f"is ${err_log:,.0f} against ${err_base:,.0f} for the baseline ({gain:+.0%})" if show
-                  else f"is not at least {min_improvement:.0%} below the baseline's")
-        return failed(name, "no_improvement",
-                      f"{where} your log model's RMSE {versus}; fit the same model on np.log(price) and predict "
-                      "np.exp of it.")
-    if show:
-        return passed(name, f"{where} RMSE falls from ${err_base:,.0f} to ${err_log:,.0f} ({gain:.0%} lower) with the "
-                      "log target.")
-    return passed(name, f"{where} the log target lowers the RMSE in dollars by at least {min_improvement:.0%}.")
+    gain = 1 - err_log / err_base if err_base else 0.0
+    return Evidence(
+        log_scale=bool(np.median(pred_log) < LOG_SCALE_BELOW), moves_with_price=moves, lookup=False, err_log=err_log,
+        gain=gain,
+        min_improvement=min_improvement, where=where, leak_rmse=LEAK_RMSE,
+        amount=f" of ${err_log:,.0f}" if show else "",
+        versus=(f"is ${err_log:,.0f} against ${err_base:,.0f} for the baseline ({gain:+.0%})" if show
+                else f"is not at least {min_improvement:.0%} below the baseline's"),
+        praise=(f"RMSE falls from ${err_base:,.0f} to ${err_log:,.0f} ({gain:.0%} lower) with the log target." if show
+                else f"the log target lowers the RMSE in dollars by at least {min_improvement:.0%}."))
 
 
-@check("log target, back-transformed", stub_hint="fit `log_model`, a model of log price that predicts dollars")
+@check("log target, back-transformed", stub_hint="fit `log_model`, a model of log price that predicts dollars",
+       ladder=LOG_TARGET)
 def log_target_model(name: str, log_model, baseline, make_features, test: pd.DataFrame, *,
                      min_improvement: float = MIN_IMPROVEMENT) -> CheckResult:
-    """Misconceptions: ``no_back_transform`` (predictions in log dollars), ``target_leak``, ``no_improvement``.
-
-    On the notebook's own test split; see :func:`log_target_model_refit` for the graded version.
-    """
-    if _prices_leak(log_model, make_features, test):
-        return failed(name, "target_leak", _LEAK_MESSAGE.format(who="Your log_model"))
+    """On the notebook's own test split; see :func:`log_target_model_refit` for the graded version."""
     y = test[TARGET].to_numpy(dtype=float)
     X_test = make_features(test.copy())
     pred_log = np.asarray(log_model.predict(X_test), dtype=float).ravel()
     pred_base = np.asarray(baseline.predict(X_test), dtype=float).ravel()
-    return _judge_log(name, y, pred_log, pred_base, rmse(y, pred_log), rmse(y, pred_base), "On the test houses",
-                      min_improvement, show=True)
+    moves = bool(np.median(pred_log) >= LOG_SCALE_BELOW) and _prices_leak(log_model, make_features, test)
+    return LOG_TARGET.judge(name, _log_evidence(pred_log, rmse(y, pred_log), rmse(y, pred_base), "On the test houses",
+                                                min_improvement, moves=moves, show=True))
 
 
-@check("log target on unseen houses", stub_hint="fit `log_model`, a model of log price that predicts dollars")
+@check("log target on unseen houses", stub_hint="fit `log_model`, a model of log price that predicts dollars",
+       ladder=LOG_TARGET)
 def log_target_model_refit(name: str, log_model, baseline, make_features, houses: pd.DataFrame, *, seed: int,
                            min_improvement: float = MIN_IMPROVEMENT) -> CheckResult:
-    """Misconceptions: ``no_back_transform``, ``target_leak``, ``no_improvement``.
-
-    The learner's fitted ``log_model`` must predict dollars; then clones of it and of the baseline are
+    """The learner's fitted ``log_model`` must predict dollars; then clones of it and of the baseline are
     refitted on the same 5 hidden folds, and the log model's mean fold RMSE in dollars must be at least
     ``min_improvement`` (5 %) below the baseline's. A log target on the same linear model gains 13 % on
     average (single-split ratios 0.81-0.95; the 5-fold mean varies far less), so 5 % is a safe bar.
     """
-    X_probe = make_features(houses.iloc[:50].copy())
-    probe = np.asarray(log_model.predict(X_probe), dtype=float).ravel()
+    where = "On houses neither model saw,"
+    probe = np.asarray(log_model.predict(make_features(houses.iloc[:50].copy())), dtype=float).ravel()
     if np.median(probe) < LOG_SCALE_BELOW:
-        y50 = houses[TARGET].to_numpy(dtype=float)[:50]
-        return _judge_log(name, y50, probe, probe, 1.0, 1.0, "On houses you did not fit,", min_improvement,
-                          show=False)
+        return LOG_TARGET.judge(name, _log_evidence(probe, 1.0, 1.0, "On houses you did not fit,", min_improvement,
+                                                    moves=False, show=False))
     if _prices_leak(log_model, make_features, houses, seed=seed):
-        return failed(name, "target_leak", _LEAK_MESSAGE.format(who="Your log_model"))
+        return LOG_TARGET.fail(name, "target_leak")
+    if not _label_free(make_features, houses.iloc[:200]):
+        return LOG_TARGET.fail(name, "reads_global_data")
     y, pred_log = out_of_fold(log_model, make_features, houses, seed=seed)
     _, pred_base = out_of_fold(baseline, make_features, houses, seed=seed)
-    return _judge_log(name, y, pred_log, pred_base, _fold_rmse(y, pred_log, seed=seed),
-                      _fold_rmse(y, pred_base, seed=seed), "On houses neither model saw,", min_improvement,
-                      show=False)
+    return LOG_TARGET.judge(name, _log_evidence(pred_log, _fold_rmse(y, pred_log, seed=seed),
+                                                _fold_rmse(y, pred_base, seed=seed), where, min_improvement,
+                                                moves=False, show=False))
 
 
-@check("test RMSE in dollars", stub_hint="set `test_rmse` to {'baseline': ..., 'log_model': ...} in dollars")
+REPORTED = Ladder(
+    Misconception("not_a_dict", lambda e: not e.is_dict, "test_rmse must be a dict with keys 'baseline' and 'log_model'."),
+    Misconception("model_fitted_on_test", lambda e: e.key is not None and e.on_test,
+                  "Your {e.key} was fitted on the training and the test houses together, so its test RMSE measures "
+                  "houses it has seen and is too optimistic; fit it on X_train, y_train only and report on the test "
+                  "houses once."),
+    Misconception("log_scale_metric", lambda e: e.key is not None and e.log_scale,
+                  "Your {e.key} RMSE {e.value:.3g} is on the log scale (a typical error of about {e.log_pct:.0%} of the "
+                  "price, not dollars); back-transform the predictions and compute the RMSE on prices."),
+    Misconception("training_metric", lambda e: e.key is not None and e.on_training,
+                  "Your {e.key} RMSE is measured on the training houses; report it on X_test, y_test, which the model "
+                  "never saw."),
+    Misconception("mse_not_rmse", lambda e: e.key is not None and e.is_mse,
+                  "Your {e.key} value is the mean squared error (dollars squared); take its square root."),
+    Misconception("mae_not_rmse", lambda e: e.key is not None and e.is_mae,
+                  "Your {e.key} value is the mean absolute error; the question asks for the RMSE."),
+    Misconception("wrong_value", lambda e: e.key is not None,
+                  "Your {e.key} RMSE is not the RMSE of {e.key}.predict(X_test) against y_test."),
+    passed="Test RMSE ${e.baseline:,.0f} for the baseline and ${e.log_model:,.0f} with the log target, both models "
+           "fitted without the test houses.",
+)
+
+
+@check("test RMSE in dollars", stub_hint="set `test_rmse` to {'baseline': ..., 'log_model': ...} in dollars",
+       ladder=REPORTED)
 def reported_rmse(name: str, test_rmse, baseline, log_model, make_features, train: pd.DataFrame,
                   test: pd.DataFrame) -> CheckResult:
-    """Misconceptions: ``log_scale_metric`` (RMSE of log prices reported as dollars), ``training_metric``,
-    ``mse_not_rmse``, ``mae_not_rmse``, ``wrong_value``.
+    """Each reported value must be its model's RMSE on the test houses, and each model must have been fitted
+    without them (:func:`fitted_on_test`: a model fitted on train + test reports a test RMSE 13-16 % too low).
     """
-    if not isinstance(test_rmse, dict) or not {"baseline", "log_model"} <= set(test_rmse):
-        return failed(name, "not_a_dict", "test_rmse must be a dict with keys 'baseline' and 'log_model'.")
-    X_train, y_train = make_features(train.copy()), train[TARGET].to_numpy(dtype=float)
+    e = Evidence(is_dict=isinstance(test_rmse, dict) and {"baseline", "log_model"} <= set(test_rmse), key=None)
+    if not e.is_dict:
+        return REPORTED.judge(name, e)
+    models = {"baseline": baseline, "log_model": log_model}
     X_test, y = make_features(test.copy()), test[TARGET].to_numpy(dtype=float)
-    for key, model in (("baseline", baseline), ("log_model", log_model)):
+    for key, model in models.items():
+        if fitted_on_test(model, make_features, train, test):
+            e.key, e.on_test = key, True
+            return REPORTED.judge(name, e)
+    e.on_test = False
+    for key, model in models.items():
         value = float(test_rmse[key])
         pred = np.asarray(model.predict(X_test), dtype=float).ravel()
-        if _close(value, rmse(y, pred)):
+        if rel_close(value, rmse(y, pred), 1e-4):
             continue
         log_rmse = rmse(np.log(y), np.log(np.clip(pred, 1, None)))
-        if value < LOG_SCALE_BELOW or _close(value, log_rmse, abs_=1e-4):
-            return failed(name, "log_scale_metric",
-                          f"Your {key} RMSE {value:.3g} is on the log scale (a typical error of about "
-                          f"{np.expm1(value):.0%} of the price, not dollars); back-transform the predictions and "
-                          "compute the RMSE on prices.")
-        if _close(value, rmse(y_train, model.predict(X_train))):
-            return failed(name, "training_metric",
-                          f"Your {key} RMSE is measured on the training houses; report it on X_test, y_test, which "
-                          "the model never saw.")
-        if _close(value, rmse(y, pred) ** 2, rel=1e-3):
-            return failed(name, "mse_not_rmse",
-                          f"Your {key} value is the mean squared error (dollars squared); take its square root.")
-        if _close(value, float(np.mean(np.abs(y - pred)))):
-            return failed(name, "mae_not_rmse",
-                          f"Your {key} value is the mean absolute error; the question asks for the RMSE.")
-        return failed(name, "wrong_value", f"Your {key} RMSE is not the RMSE of {key}.predict(X_test) against y_test.")
-    return passed(name, f"Test RMSE ${test_rmse['baseline']:,.0f} for the baseline and "
-                  f"${test_rmse['log_model']:,.0f} with the log target.")
+        e.key, e.value, e.log_pct = key, value, float(np.expm1(value)) if value < 50 else 0.0
+        e.log_scale = value < LOG_SCALE_BELOW or rel_close(value, log_rmse, 1e-3)
+        e.lazy(on_training=lambda m=model, v=value: rel_close(
+                   v, rmse(train[TARGET], m.predict(make_features(train.copy()))), 1e-4),
+               is_mse=lambda p=pred, v=value: rel_close(v, rmse(y, p) ** 2, 1e-3),
+               is_mae=lambda p=pred, v=value: rel_close(v, float(np.mean(np.abs(y - p))), 1e-4))
+        return REPORTED.judge(name, e)
+    e.baseline, e.log_model = float(test_rmse["baseline"]), float(test_rmse["log_model"])
+    return REPORTED.judge(name, e)
 
 
 # ------------------------------------------------------------------ slices and worst cases
@@ -434,58 +523,66 @@ def _slice_case(rng: np.random.Generator, n: int = 400):
     return y_true, y_pred, segment
 
 
-@check("error slices", stub_hint="write `error_slices(y_true, y_pred, segment)`")
-def error_slices(name: str, error_slices, *, seed: int) -> CheckResult:
-    """Misconceptions: ``mse_not_rmse``, ``mae_not_rmse``, ``overall_not_per_segment``, ``bias_sign``
-    (mean error as predicted - actual), ``unsorted``, ``wrong_counts``, ``wrong_segments``, ``wrong_rmse``.
+SLICES = Ladder(
+    Misconception("not_a_table", lambda e: not e.is_table,
+                  "error_slices returned a {e.kind}; return a DataFrame indexed by segment."),
+    Misconception("missing_columns", lambda e: bool(e.missing),
+                  "Your table has no column(s) {e.missing}; name them " + ", ".join(SLICE_COLUMNS) + "."),
+    Misconception("wrong_segments", lambda e: not e.same_segments,
+                  "Your table's index is not one row per segment value; group by the segment and keep it as the index."),
+    Misconception("wrong_counts", lambda e: not e.counts_ok, "Your n column does not count the houses in each segment."),
+    Misconception("mse_not_rmse", lambda e: not e.rmse_ok and e.is_mse,
+                  "Your rmse column is the mean squared error (dollars squared); take the square root per segment."),
+    Misconception("mae_not_rmse", lambda e: not e.rmse_ok and e.is_mae,
+                  "Your rmse column is the mean absolute error, which hides the few huge misses RMSE is meant to "
+                  "expose; square, average, then take the root."),
+    Misconception("overall_not_per_segment", lambda e: not e.rmse_ok and e.all_equal,
+                  "Every segment shows the same rmse: you computed the overall error, not one per segment."),
+    Misconception("wrong_rmse", lambda e: not e.rmse_ok,
+                  "Your rmse column is not the root mean squared error of actual - predicted within each segment."),
+    Misconception("bias_sign", lambda e: not e.bias_ok and e.bias_flipped,
+                  "Your mean_error is predicted - actual; use actual - predicted so a positive value means the model "
+                  "under-prices the segment."),
+    Misconception("wrong_bias", lambda e: not e.bias_ok,
+                  "Your mean_error is not the mean of actual - predicted within each segment."),
+    Misconception("unsorted", lambda e: not e.sorted_ok,
+                  "Sort the table by rmse, largest first, so the worst segment is on top."),
+    passed="Your slice table matches a recomputation on segments you have not seen.",
+)
 
-    Calls the learner's function on built segments where RMSE, MAE, MSE, mean error and size rank the
+
+@check("error slices", stub_hint="write `error_slices(y_true, y_pred, segment)`", ladder=SLICES)
+def error_slices(name: str, error_slices, *, seed: int) -> CheckResult:
+    """Calls the learner's function on built segments where RMSE, MAE, MSE, mean error and size rank the
     segments differently (one segment has a few huge errors, one is biased, one has a single house).
     """
     y_true, y_pred, segment = _slice_case(np.random.default_rng(seed))
     got = error_slices(y_true, y_pred, segment)
     want = slice_table(y_true, y_pred, segment)
-    if not isinstance(got, pd.DataFrame):
-        return failed(name, "not_a_table", f"error_slices returned a {type(got).__name__}; return a DataFrame indexed "
-                      "by segment.")
-    missing = [c for c in SLICE_COLUMNS if c not in got.columns]
-    if missing:
-        return failed(name, "missing_columns", f"Your table has no column(s) {', '.join(missing)}; name them "
-                      + ", ".join(SLICE_COLUMNS) + ".")
-    if set(map(str, got.index)) != set(want.index):
-        return failed(name, "wrong_segments", "Your table's index is not one row per segment value; group by the "
-                      "segment and keep it as the index.")
+    e = Evidence(is_table=isinstance(got, pd.DataFrame), kind=type(got).__name__)
+    if not e.is_table:
+        return SLICES.judge(name, e)
+    e.missing = ", ".join(c for c in SLICE_COLUMNS if c not in got.columns)
+    if e.missing:
+        return SLICES.judge(name, e)
+    e.same_segments = set(map(str, got.index)) == set(want.index)
+    if not e.same_segments:
+        return SLICES.judge(name, e)
     got = got.copy()
     got.index = got.index.map(str)
     g = got.loc[want.index]
-    if not np.allclose(g["n"].to_numpy(dtype=float), want["n"].to_numpy(dtype=float)):
-        return failed(name, "wrong_counts", "Your n column does not count the houses in each segment.")
-    r = g["rmse"].to_numpy(dtype=float)
-    if not np.allclose(r, want["rmse"].to_numpy(), rtol=1e-6):
-        e = np.asarray(y_true, dtype=float) - np.asarray(y_pred, dtype=float)
-        seg = np.asarray(segment)
-        mse = np.array([np.mean(e[seg == s] ** 2) for s in want.index])
-        mae = np.array([np.mean(np.abs(e[seg == s])) for s in want.index])
-        if np.allclose(r, mse, rtol=1e-6):
-            return failed(name, "mse_not_rmse", "Your rmse column is the mean squared error (dollars squared); take "
-                          "the square root per segment.")
-        if np.allclose(r, mae, rtol=1e-6):
-            return failed(name, "mae_not_rmse", "Your rmse column is the mean absolute error, which hides the few huge "
-                          "misses RMSE is meant to expose; square, average, then take the root.")
-        if np.allclose(r, r[0]):
-            return failed(name, "overall_not_per_segment", "Every segment shows the same rmse: you computed the "
-                          "overall error, not one per segment.")
-        return failed(name, "wrong_rmse", "Your rmse column is not the root mean squared error of actual - predicted "
-                      "within each segment.")
-    m = g["mean_error"].to_numpy(dtype=float)
-    if not np.allclose(m, want["mean_error"].to_numpy(), rtol=1e-6, atol=1e-6):
-        if np.allclose(m, -want["mean_error"].to_numpy(), rtol=1e-6, atol=1e-6):
-            return failed(name, "bias_sign", "Your mean_error is predicted - actual; use actual - predicted so a "
-                          "positive value means the model under-prices the segment.")
-        return failed(name, "wrong_bias", "Your mean_error is not the mean of actual - predicted within each segment.")
-    if list(got.index) != list(want.index):
-        return failed(name, "unsorted", "Sort the table by rmse, largest first, so the worst segment is on top.")
-    return passed(name, "Your slice table matches a recomputation on segments you have not seen.")
+    err = np.asarray(y_true, dtype=float) - np.asarray(y_pred, dtype=float)
+    seg = np.asarray(segment)
+    r, m = g["rmse"].to_numpy(dtype=float), g["mean_error"].to_numpy(dtype=float)
+    e.counts_ok = bool(np.allclose(g["n"].to_numpy(dtype=float), want["n"].to_numpy(dtype=float)))
+    e.rmse_ok = bool(np.allclose(r, want["rmse"].to_numpy(), rtol=1e-6))
+    e.lazy(is_mse=lambda: bool(np.allclose(r, [np.mean(err[seg == s] ** 2) for s in want.index], rtol=1e-6)),
+           is_mae=lambda: bool(np.allclose(r, [np.mean(np.abs(err[seg == s])) for s in want.index], rtol=1e-6)),
+           all_equal=lambda: bool(np.allclose(r, r[0])),
+           bias_ok=lambda: bool(np.allclose(m, want["mean_error"].to_numpy(), rtol=1e-6, atol=1e-6)),
+           bias_flipped=lambda: bool(np.allclose(m, -want["mean_error"].to_numpy(), rtol=1e-6, atol=1e-6)),
+           sorted_ok=lambda: list(got.index) == list(want.index))
+    return SLICES.judge(name, e)
 
 
 def worst_case_labels(y_true, y_pred, k: int) -> list:
@@ -509,33 +606,38 @@ def _worst_case(rng: np.random.Generator, n: int = 300):
     return pd.Series(y[order], index=index, name=TARGET), pd.Series(pred[order], index=index)
 
 
-@check("worst cases", stub_hint="write `worst_cases(y_true, y_pred, k)`")
+WORST = Ladder(
+    Misconception("wrong_k", lambda e: e.n_returned != e.k,
+                  "Asked for k={e.k} houses, your function returned a different number; return exactly k row labels."),
+    Misconception("positions_not_labels", lambda e: e.got == e.positions,
+                  "You returned positions (0..n-1), not the houses' row labels; return y_true.index[...] so the rows "
+                  "can be looked up with .loc."),
+    Misconception("signed_not_absolute", lambda e: e.got == e.signed,
+                  "You ranked by the signed residual, so over-priced houses (big negative residuals) never appear; "
+                  "rank by the absolute error."),
+    Misconception("log_scale_errors", lambda e: e.got == e.relative,
+                  "You ranked by the error in log price, which surfaces cheap houses with big relative misses; rank "
+                  "by the absolute error in dollars."),
+    Misconception("wrong_rows", lambda e: e.got != e.want,
+                  "Your rows are not the k with the largest |actual - predicted| in dollars."),
+    passed="Your function finds the houses with the largest dollar errors, by their row labels.",
+)
+
+
+@check("worst cases", stub_hint="write `worst_cases(y_true, y_pred, k)`", ladder=WORST)
 def worst_cases(name: str, worst_cases, *, seed: int, k: int = 6) -> CheckResult:
-    """Misconceptions: ``signed_not_absolute`` (largest positive residuals only), ``log_scale_errors`` (largest
-    relative errors, not dollars), ``positions_not_labels``, ``wrong_rows``.
+    """Calls the learner's function on prices where the largest dollar misses, the largest signed residuals, the
+    largest relative misses and the positions of the largest misses are four different sets of houses.
     """
     y_true, y_pred = _worst_case(np.random.default_rng(seed))
-    want = worst_case_labels(y_true, y_pred, k)
     got = list(worst_cases(y_true, y_pred, k))
-    if len(got) != k:
-        return failed(name, "wrong_k", f"Asked for k={k} houses, your function returned a different number; return "
-                      "exactly k row labels.")
-    got_set = {int(g) if isinstance(g, (int, np.integer)) else g for g in got}
-    if got_set == set(want):
-        return passed(name, "Your function finds the houses with the largest dollar errors, by their row labels.")
-    positions = np.argsort(-np.abs(y_true.to_numpy() - y_pred.to_numpy()), kind="stable")[:k]
-    if got_set == set(positions.tolist()):
-        return failed(name, "positions_not_labels", "You returned positions (0..n-1), not the houses' row labels; "
-                      "return y_true.index[...] so the rows can be looked up with .loc.")
-    signed = list((y_true - y_pred).sort_values(ascending=False).index[:k])
-    if got_set == set(signed):
-        return failed(name, "signed_not_absolute", "You ranked by the signed residual, so over-priced houses (big "
-                      "negative residuals) never appear; rank by the absolute error.")
-    log_err = (np.log(y_true) - np.log(y_pred)).abs().sort_values(ascending=False)
-    if got_set == set(log_err.index[:k]):
-        return failed(name, "log_scale_errors", "You ranked by the error in log price, which surfaces cheap houses "
-                      "with big relative misses; rank by the absolute error in dollars.")
-    return failed(name, "wrong_rows", "Your rows are not the k with the largest |actual - predicted| in dollars.")
+    abs_err = np.abs(y_true.to_numpy() - y_pred.to_numpy())
+    e = Evidence(k=k, n_returned=len(got), got={int(g) if isinstance(g, (int, np.integer)) else g for g in got},
+                 want=set(worst_case_labels(y_true, y_pred, k)),
+                 positions=set(np.argsort(-abs_err, kind="stable")[:k].tolist()),
+                 signed=set((y_true - y_pred).sort_values(ascending=False).index[:k]),
+                 relative=set((np.log(y_true) - np.log(y_pred)).abs().sort_values(ascending=False).index[:k]))
+    return WORST.judge(name, e)
 
 
 # ------------------------------------------------------------------ decision
@@ -556,11 +658,12 @@ _DECISION_MISTAKES = {
     ("worst_cases", "drop_from_test"): "dropping hard test houses flatters the metric without fixing the model",
     ("worst_cases", "ignore"): "the worst cases show where the model fails and are where the next fix comes from",
 }
+DECISION = decision_ladder(DECISION_CHOICES, _DECISION_MISTAKES,
+                           "Log target judged in dollars on held-out houses, no target-derived features, worst cases "
+                           "investigated.")
 
 
-@check("decision", stub_hint="fill in the `decision` dict with one choice per key")
+@check("decision", stub_hint="fill in the `decision` dict with one choice per key", ladder=DECISION)
 def decision(name: str, decision: dict) -> CheckResult:
-    """Misconceptions: ``missing_key``, ``unknown_choice``, and one ``decision_<key>`` per wrong choice."""
-    return judge_decision(name, decision, DECISION_CHOICES, _DECISION_MISTAKES, _norm,
-                          "Log target judged in dollars on held-out houses, no target-derived features, worst cases "
-                  "investigated.")
+    """One accepted choice per key; each known wrong choice is named by its key (``decision_<key>``)."""
+    return decide(name, DECISION, decision, DECISION_CHOICES, _DECISION_MISTAKES, _norm)
