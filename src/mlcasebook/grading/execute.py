@@ -32,7 +32,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from mlcasebook.grading import verdict as verdict_protocol
 from mlcasebook.grading.rebuild import SKIP, TEST, TEXT, kind_of
-from mlcasebook.grading.sandbox import NAMESPACES, Sandbox, _die_with_parent
+from mlcasebook.grading.sandbox import NAMESPACES, Sandbox, _die_with_parent, signals_held
 
 TIMED_OUT, CRASHED = "timed out", "crashed"
 MAX_OUTPUT_BYTES = 1_000_000  # per cell: more is dropped (and said), so a print loop cannot fill the grader's memory
@@ -66,6 +66,10 @@ class _KernelManager(AsyncKernelManager):
     def format_kernel_cmd(self, extra_arguments=None):
         return self.sandbox.command(super().format_kernel_cmd(extra_arguments))
 
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        with signals_held():  # the fork happens in here (see signals_held)
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+
 
 class _Client(NotebookClient):
     def output(self, outs, msg, display_id, cell_index):
@@ -97,9 +101,10 @@ class Verdict:
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
         log = open(self.scratch / "verdict.log", "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "mlcasebook.grading.verdict"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=log, env=env, start_new_session=True,
-                                     preexec_fn=preexec)
+        with signals_held():
+            self.proc = subprocess.Popen([sys.executable, "-m", "mlcasebook.grading.verdict"], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=log, env=env, start_new_session=True,
+                                         preexec_fn=preexec)
         log.close()
         verdict_protocol.send(self.proc.stdin, ("setup", self.setup_source))
 

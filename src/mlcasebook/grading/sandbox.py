@@ -20,14 +20,17 @@ The verdict process (hidden tests) never runs inside the sandbox: see :mod:`mlca
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -237,11 +240,31 @@ def _die_with_parent() -> None:
 
     Runs between fork and exec, so it must not import: a module lock held by another thread of the grader at
     fork time (the background nbgrader import) stays held in the child for ever, and the grader waits on the
-    child's exec. Seen as a 60 s hang before the kernel started; ``_PRCTL`` is resolved at import instead."""
+    child's exec. Seen as a 60 s hang before the kernel started; ``_PRCTL`` is resolved at import instead.
+    It also unblocks the signals :func:`signals_held` blocked around the fork."""
     _PRCTL(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
 
 
 _PRCTL = ctypes.CDLL(None).prctl
+_HELD = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextlib.contextmanager
+def signals_held():
+    """Hold Ctrl-C and SIGTERM while the grader forks a child (they are handled right after).
+
+    A Python signal handler that runs inside a fork — in an at-fork callback of the parent, or in the child before
+    exec — makes Python print "Exception ignored in ..." with a traceback; blocked, the signal waits for the
+    fork to finish. The child unblocks it before exec (:func:`_die_with_parent`)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 MAX_TEMP_DIR_CHARS = 48  # the kernel's and the channel's Unix sockets live ~50 characters below it; 107 at most
