@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 import nbformat
 import pytest
 
 from mlcasebook import curriculum
+from mlcasebook.authoring import HEADING
 from notebook_fixtures import ROOT
 
 NOTEBOOKS = [p for case in curriculum.cases(ROOT) for p in (case.source(ROOT), case.release(ROOT))]
-HEADING = re.compile(r"^#{1,6} (?!(BEGIN|END) (SOLUTION|MARK SCHEME|HIDDEN TESTS))")  # nbgrader's markers are not headings
 SKIPPING_TAGS = {"nbval-skip", "skip-execution"}
 
 

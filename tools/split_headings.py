@@ -8,13 +8,12 @@ in the cell it was in. Run `mlcasebook release` afterwards.
 
 from __future__ import annotations
 
-import re
 import sys
 import uuid
 
 import nbformat
 
-HEADING = re.compile(r"^#{1,6} (?!(BEGIN|END) (SOLUTION|MARK SCHEME|HIDDEN TESTS))")
+from mlcasebook.authoring import HEADING
 
 
 def split(source: str) -> list[str]:

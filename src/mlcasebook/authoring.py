@@ -22,6 +22,8 @@ from pathlib import Path
 import nbformat
 
 _ID = re.compile(r"^[a-z0-9_]+$")
+#: a markdown heading line (nbgrader's region markers, "### BEGIN SOLUTION" and the like, are not headings)
+HEADING = re.compile(r"^#{1,6} (?!(BEGIN|END) (SOLUTION|MARK SCHEME|HIDDEN TESTS))")
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 HIDDEN_NOTE = "# Hidden tests for this part run when you use `mlcasebook check` (or when your instructor grades)."
 

@@ -87,10 +87,6 @@ def cases(root: Path | None = None) -> tuple[Case, ...]:
     return _cached(path, mtime)
 
 
-def by_key(key: str, root: Path | None = None) -> Case | None:
-    return next((c for c in cases(root) if c.key == key), None)
-
-
 def readme_table(root: Path | None = None) -> str:
     """The README's curriculum table (a test keeps the README identical to it)."""
     rows = ["| module | notebook | the interview question | time |", "|---|---|---|---|"]

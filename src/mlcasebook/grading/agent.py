@@ -18,11 +18,11 @@ import io
 import os
 import pickle
 import socket
-import struct
 import sys
 import traceback
 import types
 
+from mlcasebook.grading.channel import FRAME as _FRAME
 from mlcasebook.grading.channel import PLAIN_ROOTS as BY_VALUE_ROOTS  # one list for both ends of the channel
 
 BY_VALUE_MODULES = ("mlcasebook.datasets",)
@@ -176,9 +176,6 @@ def _respond(request: bytes) -> bytes:
     except BaseException as exc:  # the learner's code raised: report its class and the learner's own line
         reply = ("raise", type(exc).__name__, _where(exc), isinstance(exc, NotImplementedError))
     return _dumps(reply)
-
-
-_FRAME = struct.Struct("<Q")
 
 
 def serve_socket(name: str = "socket") -> None:

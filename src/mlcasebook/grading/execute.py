@@ -17,7 +17,6 @@ import os
 import resource
 import select
 import socket
-import struct
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from mlcasebook.grading import verdict as verdict_protocol
+from mlcasebook.grading.channel import FRAME as _FRAME
 from mlcasebook.grading.rebuild import SKIP, TEST, TEXT, kind_of
 from mlcasebook.grading.sandbox import NAMESPACES, Sandbox, _die_with_parent, signals_held
 
@@ -168,7 +168,6 @@ class Verdict:
 
 
 NO_ANSWER = object()  # the kernel is alive but its agent never answered (learner code changed how cells run)
-_FRAME = struct.Struct("<Q")
 
 
 class _Line:
