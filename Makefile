@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.mlcasebook-installed
 ARGS   ?=
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install lab test test-fast bench release workspace lint clean
+.PHONY: install lab instructor test test-fast bench release workspace lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +25,14 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 
 install: $(STAMP)
 
-## Learners: set up, copy new notebooks into workspace/ (never overwriting yours), open JupyterLab there.
-## (--allow-root is added only when run as root, e.g. in a container.)
-lab: install workspace
-	$(BIN)/jupyter lab --ServerApp.root_dir=workspace $(if $(filter 0,$(shell id -u)),--allow-root) $(ARGS)
+## Learners: set up, copy new notebooks into workspace/ (never overwriting yours), open JupyterLab there,
+## without nbgrader's instructor tools (--allow-root is added only when run as root, e.g. in a container).
+lab: install
+	$(BIN)/mlcasebook lab $(ARGS)
+
+## Instructors: JupyterLab at the course root with nbgrader's Formgrader.
+instructor: install
+	$(BIN)/mlcasebook instructor $(ARGS)
 
 workspace: install
 	$(BIN)/mlcasebook workspace

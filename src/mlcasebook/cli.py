@@ -102,6 +102,24 @@ def cmd_workspace(args) -> int:
     return EXIT_OK
 
 
+def cmd_lab(args) -> int:
+    from mlcasebook import lab, paths, release
+
+    root = paths.workspace_dir()
+    added = release.sync_workspace()
+    print(f"workspace: {root} ({len(added)} new notebook(s); yours are never overwritten)")
+    argv, env = lab.learner_command(root, args.jupyter_args)
+    return lab.run(argv, env, root)
+
+
+def cmd_instructor(args) -> int:
+    from mlcasebook import lab, paths
+
+    course = paths.course_root()
+    argv, env = lab.instructor_command(course, args.jupyter_args)
+    return lab.run(argv, env, course)
+
+
 def _positive_seconds(text: str) -> float:
     import math
 
@@ -184,6 +202,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite release files even if edited by hand")
     p.set_defaults(func=cmd_release)
 
+    p = sub.add_parser("lab", help="copy new notebooks into workspace/ and open the learner's JupyterLab there",
+                       description="Open JupyterLab on workspace/ without nbgrader's instructor tools; grade from a "
+                                   "notebook with %check. Other arguments go to jupyter lab (e.g. --no-browser).")
+    p.set_defaults(func=cmd_lab, passes_extra=True)
+
+    p = sub.add_parser("instructor", help="open JupyterLab at the course root with nbgrader's Formgrader",
+                       description="Open JupyterLab at the course root with every nbgrader extension (Formgrader, "
+                                   "Create Assignment). Other arguments go to jupyter lab.")
+    p.set_defaults(func=cmd_instructor, passes_extra=True)
+
     p = sub.add_parser("workspace", help="copy new release notebooks into workspace/ (never overwrites)")
     p.set_defaults(func=cmd_workspace)
     return parser
@@ -192,7 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     import signal
 
-    args = build_parser().parse_args(argv)  # a bad option exits 2 with argparse's one-line message
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)  # a bad option exits 2 with argparse's one-line message
+    if extra and not getattr(args, "passes_extra", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.jupyter_args = extra
     from mlcasebook.curriculum import ManifestError
     from mlcasebook.paths import CourseNotFoundError
 

@@ -8,6 +8,7 @@ sentence, or :class:`NotAttempted` when the answer is still the stub.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import html
 import io
@@ -46,12 +47,16 @@ class CheckResult:
         One second-person sentence: what we saw, the mistake's name, the fix.
     misconception : str or None
         Identifier of the misconception found (``None`` when passed or not attempted).
+    source : str or None
+        The check that produced it, as ``"<module>.<function>"`` (``"churn.metric_choice"``): the tutor finds the
+        part it belongs to from it.
     """
 
     check: str
     status: str
     message: str
     misconception: str | None = None
+    source: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -72,7 +77,7 @@ class CheckResult:
         return (
             f'<div style="border-left:4px solid {colour};padding:4px 10px;margin:4px 0">'
             f'<b style="color:{colour}">{_ICONS[self.status]} {html.escape(self.check)} — {label}</b><br>'
-            f"{html.escape(self.message)}</div>"
+            f"{html.escape(self.message)}{_footer(self)}</div>"
         )
 
     def require(self) -> None:
@@ -92,6 +97,22 @@ def quiet():
     with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
         yield
+
+
+def _footer(result: CheckResult) -> str:
+    """The tutor's "Stuck? hint(...)" line under a check that did not pass (nothing if the tutor cannot tell the part)."""
+    if result.status == PASSED or IN_VERDICT:
+        return ""
+    try:
+        from mlcasebook import tutor
+
+        return tutor.footer_html(result)
+    except Exception:
+        return ""
+
+
+#: the last status of every check run in this process, by source, and the last source under "__last__"
+SEEN: dict[str, str] = {}
 
 
 def passed(check: str, message: str) -> CheckResult:
@@ -122,8 +143,9 @@ def check(name: str, *, stub_hint: str, ladder=None) -> Callable:
     """
 
     def decorate(fn: Callable[..., CheckResult]) -> Callable[..., CheckResult]:
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs) -> CheckResult:
+        source = f"{fn.__module__.rsplit('.', 1)[-1]}.{fn.__name__}"
+
+        def run(*args, **kwargs) -> CheckResult:
             if args and is_stub(args[0]):
                 return not_attempted(name, f"Not attempted yet: {stub_hint}.")
             try:
@@ -134,6 +156,12 @@ def check(name: str, *, stub_hint: str, ladder=None) -> Callable:
                 return not_attempted(name, f"Not attempted yet: {stub_hint}.")
             except Exception as exc:  # the learner's object raised while we used it
                 return CheckResult(name, ERROR, _raised_sentence(exc), "raised")
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs) -> CheckResult:
+            result = dataclasses.replace(run(*args, **kwargs), source=source)
+            SEEN[source], SEEN["__last__"] = result.status, source
+            return result
 
         wrapper.check_name = name  # type: ignore[attr-defined]
         wrapper.ladder = ladder  # type: ignore[attr-defined]

@@ -96,6 +96,7 @@ def kernel_env(workdir: Path) -> dict:
         # the --memory limit (RLIMIT_AS) counts: --memory 512 could not even start the kernel
         "MALLOC_ARENA_MAX": "1",
         "MLCASEBOOK_DATA": str(paths.data_dir()), "MLCASEBOOK_ROOT": str(paths.course_root()),
+        "MLCASEBOOK_GRADING": "1",  # the tutor shows no model answer and %check does nothing in a graded run
     }
     for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # set on some CPUs where old OpenBLAS builds fail
         if name in os.environ:
