@@ -102,6 +102,19 @@ def cmd_workspace(args) -> int:
     return EXIT_OK
 
 
+def cmd_reset(args) -> int:
+    from mlcasebook import reset
+
+    try:
+        saved, what = reset.reset(Path(args.notebook), args.part)
+    except reset.ResetError as exc:
+        print(f"mlcasebook reset: {exc} Nothing was changed.", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"reset {what} in {args.notebook}; what it replaced is kept in {saved}")
+    print("If the notebook is open in JupyterLab, use File > Reload Notebook from Disk.")
+    return EXIT_OK
+
+
 def cmd_lab(args) -> int:
     from mlcasebook import lab, paths, release
 
@@ -201,6 +214,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("module", nargs="*", help="module folders to release (default: all)")
     p.add_argument("--force", action="store_true", help="overwrite release files even if edited by hand")
     p.set_defaults(func=cmd_release)
+
+    p = sub.add_parser("reset", help="put one answer cell (or the whole notebook) back to the release",
+                       description="Put PART (an answer cell's grade id, e.g. churn_metric) or the whole NOTEBOOK back "
+                                   "to the release, after copying the file as it was to .backups/ beside it.")
+    p.add_argument("notebook", help="path to your notebook, e.g. workspace/02_case_studies/churn_imbalance.ipynb")
+    p.add_argument("part", nargs="?", help="the answer cell to reset (default: the whole notebook)")
+    p.set_defaults(func=cmd_reset)
 
     p = sub.add_parser("lab", help="copy new notebooks into workspace/ and open the learner's JupyterLab there",
                        description="Open JupyterLab on workspace/ without nbgrader's instructor tools; grade from a "
