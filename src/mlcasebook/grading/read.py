@@ -114,9 +114,9 @@ def find_source(learner, path: Path) -> tuple[Path, str | None]:
             f"{path} has none of the graded cells of any notebook in solutions/, so it is not a notebook from this "
             "course; grade the copy you opened from workspace/ or notebooks/.")
     note = None
-    if best != by_name:
+    other = next(iter(sorted(root.glob(f"*/{path.name}"))), None)
+    if best != by_name and best != other:  # (a copy outside workspace/<module>/ keeps its name: nothing to say)
         rel = best.relative_to(root).with_suffix("")
-        other = next(iter(sorted(root.glob(f"*/{path.name}"))), None)
         note = (f"Graded as {rel}: your notebook's graded cells are that case's, although it is saved as "
                 f"{other.relative_to(root).with_suffix('')}." if other is not None
                 else f"Graded as {rel}, the case whose graded cells your notebook has.")
