@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 from mlcasebook.grading.read import find_source, read_notebook
-from notebook_fixtures import ROOT
+
+ROOT = Path(__file__).resolve().parents[2]
 
 RELEASE = ROOT / "notebooks" / "02_case_studies" / "churn_imbalance.ipynb"
 SOURCE = ROOT / "solutions" / "02_case_studies" / "churn_imbalance.ipynb"
