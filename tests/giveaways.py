@@ -50,12 +50,17 @@ def of_part(part_id: str, solution_strings: bool = True) -> tuple[tuple[str, re.
 
 
 def of_check(source: str | None) -> list[tuple[str, str, re.Pattern]]:
-    """(part, phrase, pattern) for every part whose check cell calls the check ``source``."""
-    return [(part.id, phrase, pattern) for part in tutor.parts().values() if source in part.checks
-            for phrase, pattern in of_part(part.id)]
+    """(part, phrase, pattern) for every part whose check cell or hidden test calls the check ``source``."""
+    return [(part.id, phrase, pattern) for part in tutor.parts().values()
+            if source in part.checks + part.hidden_checks for phrase, pattern in of_part(part.id)]
+
+
+#: a decision message quotes the learner's own choice ("you chose 'more_features'"); that echo tells nothing new
+_ECHO = re.compile(r"you chose '[^']*'", re.I)
 
 
 def found_in(message: str, source: str | None) -> list[str]:
+    message = _ECHO.sub("you chose …", message)
     return [f"{part}: {phrase!r}" for part, phrase, pattern in of_check(source) if pattern.search(message)]
 
 

@@ -338,7 +338,11 @@ def test_srm_decision_planted():
     ignored = ab.srm_decision(0.0016, "analyse_results")
     expect_misconception(ignored, "srm_ignored")
     assert "ignored the SRM" in ignored.message
-    expect_misconception(ab.srm_decision(0.0016, "reweight_arms"), "srm_patched")
+    assert "0.0016" not in ignored.message and "stop" not in ignored.message.lower()
+    patched = ab.srm_decision(0.0016, "reweight_arms")
+    expect_misconception(patched, "srm_patched")
+    assert "reweight the arms" in patched.message and "stop" not in patched.message.lower()
+    assert "stop_and_debug" not in ab.srm_decision(0.0016, "panic").message
     expect_misconception(ab.srm_decision(0.0016, "panic"), "unknown_choice")
     healthy = (50_100, 49_900)
     expect_misconception(ab.srm_decision(ab.reference_srm_pvalue(healthy), "stop_and_debug", counts=healthy),
@@ -570,6 +574,16 @@ def test_decision_planted():
     expect_misconception(ab.decision("ship"), "not_a_dict")
 
 
+def test_decision_messages_do_not_name_the_answer():
+    for change in ({"checkout_redesign": "do_not_ship"}, {"checkout_redesign": "extend_test"},
+                   {"small_site_5_to_5_5": "ab_test"}, {"safety_feature": "ab_test"},
+                   {"srm_50500_vs_49500": "analyse_results"}):
+        message = ab.decision({**GOOD_DECISION, **change}).message.lower()
+        for answer in ("stop_and_debug", "stop and debug", "'ship'", "staged", "other_evidence", "other evidence",
+                       "31 weeks"):
+            assert answer not in message, (change, message)
+
+
 def test_decision_stub():
     assert ab.decision(dict.fromkeys(GOOD_DECISION)).status == "not_attempted"
 
@@ -580,11 +594,15 @@ def test_decision_stub():
 def test_plots_have_titles_and_labels():
     import matplotlib.pyplot as plt
 
-    ax = plots_experiments.power_curve(0.10, {"design": 14_744, "half": 7_372}, mde=0.01)
+    # each helper draws on the axes it is given (whether it returns them or nothing)
+    _, ax = plt.subplots()
+    plots_experiments.power_curve(0.10, {"design": 14_744, "half": 7_372}, mde=0.01, ax=ax)
     assert ax.get_title() and "percentage points" in ax.get_xlabel() and "Power" in ax.get_ylabel()
-    ax = plots_experiments.effect_intervals({"plain": (0.01, 0.004, 0.016), "CUPED": (0.01, 0.005, 0.015)},
-                                            truth=0.01)
+    _, ax = plt.subplots()
+    plots_experiments.effect_intervals({"plain": (0.01, 0.004, 0.016), "CUPED": (0.01, 0.005, 0.015)}, truth=0.01,
+                                       ax=ax)
     assert ax.get_title() and "percentage points" in ax.get_xlabel()
-    ax = plots_experiments.sample_size_curve(0.10, [0.005, 0.01, 0.02], _statsmodels, users_per_day=3_000)
+    _, ax = plt.subplots()
+    plots_experiments.sample_size_curve(0.10, [0.005, 0.01, 0.02], _statsmodels, users_per_day=3_000, ax=ax)
     assert ax.get_title() and "Users per arm" in ax.get_ylabel()
     plt.close("all")

@@ -509,6 +509,10 @@ def test_ship_plan(sliced):
         result = C.ship_plan(plan, lifts)
         assert result.status == "failed" and result.misconception == misconception, (plan, result)
     assert C.ship_plan(None, lifts).status == "not_attempted"
+    # shipping to every segment (or to none) is told the mistake, not which segment to hold or ship
+    for plan in ({"new": "ship", "returning": "ship"}, {"new": "hold", "returning": "hold"}):
+        message = C.ship_plan(plan, lifts).message.lower()
+        assert "new" not in message.split() and "returning" not in message and "segment_effects" not in message
     expect_misconception(C.ship_plan({"new": "ship", "returning": "ship"}, lifts), "averaged_away_harmful_segment")
     expect_misconception(C.ship_plan({"new": "hold", "returning": "hold"}, lifts), "held_back_winners")
     expect_misconception(C.ship_plan({"new": "ship"}, lifts), "missing_segment")
@@ -627,6 +631,15 @@ def test_decision_accepts_every_sound_choice():
 def test_decision_names_each_wrong_choice(key, choice):
     result = C.decision({**GOOD, key: choice})
     assert result.status == "failed" and result.misconception == f"decision_{key}", result
+
+
+@pytest.mark.parametrize("key, choice", [("segments", "ship_to_all"), ("segments", "ship_to_none"),
+                                         ("peeking", "fixed_horizon"), ("many_slices", "no_correction")])
+def test_decision_messages_do_not_name_the_answer(key, choice):
+    message = C.decision({**GOOD, key: choice}).message.lower()
+    for answer in ("new", "returning", "pocock", "alpha_spending", "alpha spending", "holm", "bonferroni",
+                   "benjamini"):
+        assert answer not in message.replace(",", " ").split() and answer.replace("_", " ") not in message, message
 
 
 def test_decision_planted():

@@ -43,6 +43,7 @@ class Part:
     kind: str            # "code", "written" (a markdown answer) or "followups"
     stub: str            # the release cell's source
     checks: tuple[str, ...]  # "churn.metric_choice", the checks its check cell calls
+    hidden_checks: tuple[str, ...] = ()  # the checks its hidden test calls (known only where solutions/ is)
 
 
 class Note:
@@ -75,20 +76,27 @@ def parts() -> dict[str, Part]:
         if not path.is_file():
             continue
         nb = nbformat.read(path, as_version=4)
-        calls: dict[str, tuple[str, ...]] = {}
-        for cell in nb.cells:
-            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
-            if grade_id.endswith("_check"):
-                calls[grade_id[: -len("_check")]] = tuple(f"{m}.{f}" for m, f in _CALL.findall(cell.source))
+        calls = _calls(nb, "_check")
+        hidden = _calls(nbformat.read(case.source(root), as_version=4), "_test") if case.source(root).is_file() else {}
         for cell in nb.cells:
             meta = cell.metadata.get("nbgrader", {})
             grade_id = meta.get("grade_id")
             if meta.get("solution"):
                 kind = "code" if cell.cell_type == "code" else "written"
-                found[grade_id] = Part(grade_id, case, kind, cell.source, calls.get(grade_id, ()))
+                found[grade_id] = Part(grade_id, case, kind, cell.source, calls.get(grade_id, ()), hidden.get(grade_id, ()))
             elif meta.get("task") and grade_id.endswith("_followups"):
                 found[grade_id] = Part(grade_id, case, "followups", cell.source, ())
     return found
+
+
+def _calls(nb, suffix: str) -> dict[str, tuple[str, ...]]:
+    """{part: checks called} from the cells whose grade id is ``<part><suffix>``."""
+    calls = {}
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+        if grade_id.endswith(suffix):
+            calls[grade_id[: -len(suffix)]] = tuple(f"{m}.{f}" for m, f in _CALL.findall(cell.source))
+    return calls
 
 
 def part_of_check(source: str | None) -> str | None:

@@ -239,7 +239,7 @@ def n_per_arm(name: str, n_per_arm: float, *, alternative: str = TWO_SIDED, p0: 
     """The brief's users per arm for the declared sidedness; the mistakes of :func:`sample_size_function`."""
     got = float(n_per_arm)
     alt = normalise_alternative(alternative) or TWO_SIDED
-    e = _size_evidence([got], [(p0, p1, alpha, power)], alt, lambda i: f"Your n_per_arm of {got:,.0f}")
+    e = _size_evidence([got], [(p0, p1, alpha, power)], alt, lambda i: "Your n_per_arm")
     if e.right:
         return passed(name, N_PER_ARM.passed.format(e=Evidence(n=math.ceil(got), alternative=alt)))
     return N_PER_ARM.judge(name, e.lazy(same_for_both=lambda: False))
@@ -289,11 +289,12 @@ DESIGN = Ladder(
     Misconception("not_a_dict", lambda e: e.not_dict, "Your design must be a dict with the keys {e.keys}."),
     Misconception("missing_key", lambda e: bool(e.missing), "Your design has no value for {e.missing}."),
     Misconception("randomise_by_page_view", lambda e: e.unit in UNITS_PAGE_VIEW,
-                  "You randomise by page view but analyse conversion per user: one user then sees both versions, "
-                  "their views are not independent and the per-user comparison is contaminated."),
+                  "You randomise by page view, a smaller unit than the one the conversion metric counts: the same "
+                  "person then sees both versions, their views are not independent and the comparison of the arms "
+                  "is contaminated."),
     Misconception("session_unit", lambda e: e.unit in UNITS_SESSION,
-                  "You randomise by session, so a returning user can see both checkouts, while the conversion "
-                  "metric counts users: the arms are no longer separate groups of users."),
+                  "You randomise by session, so a person who comes back can see both checkouts, while the "
+                  "conversion metric counts people: the arms are no longer separate groups of people."),
     Misconception("unknown_choice", lambda e: e.unit not in UNITS_GOOD,
                   "'{e.unit_raw}' is not one of the listed randomisation units."),
     Misconception("wrong_primary_metric", lambda e: e.metric not in METRICS_GOOD,
@@ -309,7 +310,7 @@ DESIGN = Ladder(
     Misconception("relative_mde", lambda e: abs(e.mde - 0.1) < 1e-9,
                   "Your MDE 0.1 is the relative lift (10 % of 10 %), but the design works in absolute conversion rates."),
     Misconception("wrong_mde", lambda e: abs(e.mde - (TARGET - BASELINE)) > 1e-9,
-                  "Your MDE is not the smallest absolute change in conversion the product team said matters."),
+                  "Your MDE is not the smallest absolute change in conversion the brief says is worth detecting."),
     Misconception("wrong_alpha_power", lambda e: not e.brief_levels,
                   "Your alpha or power is not the one the brief fixed."),
     passed="Randomised by user, conversion as primary with guardrails, {e.alternative} test of an absolute "
@@ -416,13 +417,13 @@ SRM_DECISION = Ladder(
     Misconception("wrong_pvalue", lambda e: not e.p_right,
                   "Your srm_p is not the goodness-of-fit p-value of the counts {e.counts} against the planned split."),
     Misconception("unknown_choice", lambda e: e.action not in SRM_ACTIONS,
-                  "'{e.action_raw}' is not one of: " + ", ".join(sorted(SRM_ACTIONS)) + "."),
+                  "'{e.action_raw}' is not one of the four actions listed for srm_action."),
     Misconception("srm_ignored", lambda e: e.mismatch and e.action == "analyse_results",
-                  "A split this unlikely (p = {e.p:.4f}) means assignment or logging is broken, and the users who went "
-                  "missing are rarely random: you ignored the SRM, so the lift compares biased groups."),
+                  "A split this unlikely under the design means assignment or logging is broken, and the users who "
+                  "went missing are rarely random: you ignored the SRM, so the lift compares biased groups."),
     Misconception("srm_patched", lambda e: e.mismatch and e.action in {"reweight_arms", "run_longer"},
-                  "Reweighting or running longer keeps the broken assignment: the lost users differ from those kept, "
-                  "so the bias stays."),
+                  "You chose to {e.action_words}, which keeps the broken assignment: the lost users differ from those "
+                  "kept, so the bias stays whatever you do with the users you have."),
     Misconception("srm_false_alarm", lambda e: not e.mismatch and e.action != "analyse_results",
                   "p = {e.p:.3f} is well above the SRM threshold {e.threshold}: this split is ordinary chance "
                   "variation, and treating it as a bug throws away a sound experiment."),
@@ -440,6 +441,7 @@ def srm_decision(name: str, srm_p: float, srm_action: str, *, counts=(50_500, 49
                else "is consistent with the design, so the results can be read.")
     return SRM_DECISION.judge(name, Evidence(
         p_right=_p_close(float(srm_p), p), counts=list(counts), action=_norm(srm_action), action_raw=srm_action,
+        action_words={"reweight_arms": "reweight the arms", "run_longer": "run longer"}.get(_norm(srm_action), ""),
         mismatch=mismatch, p=p, threshold=threshold, verdict=verdict))
 
 
@@ -605,7 +607,8 @@ CUPED_REDUCTION = Ladder(
 )
 
 
-@check("CUPED variance reduction", stub_hint="set `variance_reduction` to 1 - Var(adjusted) / Var(raw)",
+@check("CUPED variance reduction",
+       stub_hint="set `variance_reduction`, the share of the metric's variance your cuped_adjust removes",
        ladder=CUPED_REDUCTION)
 def cuped_reduction(name: str, variance_reduction: float, cuped_adjust: Callable, frame: pd.DataFrame, *,
                     metric: str = "converted", covariate: str = "pre_metric") -> CheckResult:
@@ -660,12 +663,12 @@ DECISION_CHOICES = {
 _DECISION_MISTAKES = {
     ("srm_50500_vs_49500", "analyse_results"): "a split this unlikely means assignment is broken: you ignored the "
                                                "SRM, and the lift compares biased groups",
-    ("checkout_redesign", "do_not_ship"): "your interval excludes zero and its upper end reaches the one-point "
-                                          "target, which the shipping rule agreed in the brief does not call "
-                                          "'do not ship'",
+    ("checkout_redesign", "do_not_ship"): "the brief's rule keeps the redesign out only when the interval of the "
+                                          "lift contains zero or lies entirely below the one-point target; hold the "
+                                          "interval you computed in section 4 against both conditions",
     ("checkout_redesign", "extend_test"): "the planned sample is reached and the brief's rule forbids extending the "
                                           "test; extending it after looking is peeking",
-    ("small_site_5_to_5_5", "ab_test"): "the test would take about 31 weeks of all the traffic for one answer, "
+    ("small_site_5_to_5_5", "ab_test"): "the test would need months of all the site's traffic for one answer, "
                                         "while the season, the catalogue and the competition change underneath it",
     ("safety_feature", "ab_test"): "a control group would knowingly leave users without the protection just to "
                                    "measure it, which is unethical",

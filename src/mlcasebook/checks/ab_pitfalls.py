@@ -309,7 +309,7 @@ LIFT_BY_DAY = Ladder(
                   "days into every point and hides the decay."),
     Misconception("relative_lift", lambda e: e.relative,
                   "Your lift is relative (divided by the control rate), but the task asks for the absolute "
-                  "difference in conversion rates, in percentage points."),
+                  "difference in conversion rates."),
     Misconception("wrong_lift", lambda e: not e.lift_ok,
                   "Your daily lift is not each day's treatment-minus-control conversion rate."),
     Misconception("standard_error_as_interval", lambda e: e.one_se, _ONE_SE),
@@ -528,16 +528,18 @@ def _norm(text) -> str:
 
 
 SHIP_PLAN = Ladder(
-    Misconception("not_a_dict", lambda e: e.not_dict, "ship_to must be a dict {{segment: 'ship' or 'hold'}}."),
+    Misconception("not_a_dict", lambda e: e.not_dict,
+                  "ship_to must be a dict with one choice per value of `segment`, as the text above the cell asks."),
     Misconception("missing_segment", lambda e: bool(e.missing), "Your plan says nothing about the segment(s) "
                                                                 "{e.missing}."),
     Misconception("unknown_choice", lambda e: e.unknown is not None,
-                  "'{e.unknown}' for {e.segment} is neither 'ship' nor 'hold'."),
+                  "'{e.unknown}' for {e.segment} is not one of the two choices the text above the cell offers."),
     Misconception("averaged_away_harmful_segment", lambda e: e.harmed is not None,
-                  "You ship to {e.harmed} users although the change lowers their conversion: the small positive "
-                  "average hides a harmful segment."),
+                  "Your plan ships the change to a segment whose conversion it lowers: a small positive average "
+                  "over all users hides a harmful segment."),
     Misconception("held_back_winners", lambda e: e.held is not None,
-                  "You hold the change back from {e.held} users although it clearly raises their conversion."),
+                  "Your plan holds the change back from a segment whose conversion it clearly raises, so those "
+                  "users lose a gain the test measured."),
     passed="You ship to the segment the change helps and protect the one it hurts.",
 )
 
@@ -652,9 +654,11 @@ _DECISION_MISTAKES = {
                                   "a fixed-horizon test forbids",
     ("novelty", "report_naive"): "the whole-test average includes the novelty of the first days",
     ("novelty", "first_week"): "the first week is when the novelty is strongest",
-    ("segments", "ship_to_all"): "the positive average hides the returning users the change hurts",
-    ("segments", "ship_to_none"): "new users clearly gain from the change",
-    ("many_slices", "no_correction"): "with 10 slices, one or two look significant by chance",
+    ("segments", "ship_to_all"): "the small positive average hides a segment whose conversion the change lowers",
+    ("segments", "ship_to_none"): "one segment clearly gains from the change, and holding it back from everyone "
+                                  "gives that gain away",
+    ("many_slices", "no_correction"): "with 10 slices the chance that at least one looks significant by chance "
+                                      "alone is far above 5 %",
     ("standard_error", "per_user"): "users in a cluster are not independent when whole clusters are randomised",
 }
 DECISION = decision_ladder(DECISION_CHOICES, _DECISION_MISTAKES,

@@ -188,8 +188,8 @@ DEGREE = Ladder(
     Misconception("picked_by_training_error", lambda e: any(v > high for v, (_, high) in zip(e.values, e.bands, strict=True))
                   and e.values == e.training_choices,
                   "Your function chose the degree with the lowest training error: training error always falls as "
-                  "the polynomial grows, so picking by training error picks the most complex model; pick the "
-                  "degree with the lowest cross-validated error."),
+                  "the polynomial grows, so it picks the most complex model whatever the data; judge each degree on "
+                  "days it was not fitted on."),
     Misconception("ignores_its_data", lambda e: e.several and len(set(e.values)) == 1 and any(e.outside),
                   "Your function returned the same degree for samples of days whose cross-validated optima differ: "
                   "it does not choose from the X, y it is given (a fixed number, or the notebook's X_train, y_train "
@@ -197,14 +197,13 @@ DEGREE = Ladder(
     Misconception("index_not_value", lambda e: any(e.outside) and all(
         low <= v + 1 <= high for v, (low, high) in zip(e.values, e.bands, strict=True)),
                   "Your degree is one below what cross-validation supports, on every sample: that is what "
-                  "np.argmax of the scores gives, a position in DEGREES, not the degree at that position; look "
-                  "the degree up in DEGREES."),
+                  "np.argmax of the scores gives, a position in DEGREES, not the degree at that position."),
     Misconception("overfit_choice", lambda e: any(v > high for v, (_, high) in zip(e.values, e.bands, strict=True)),
-                  "Your degree is more complex than anything cross-validation supports on these days; choose the "
-                  "degree that minimises the mean validation error over the folds, computed on X and y only."),
+                  "Your degree is more complex than anything cross-validation supports on these days: it overfits; "
+                  "check that every degree is scored on folds it was not fitted on, using X and y only."),
     Misconception("underfit_choice", lambda e: any(v < low for v, (low, _) in zip(e.values, e.bands, strict=True)),
-                  "Your degree is simpler than anything cross-validation supports on these days: it underfits; "
-                  "choose the degree that minimises the mean validation error over the folds."),
+                  "Your degree is simpler than anything cross-validation supports on these days: it underfits, "
+                  "leaving part of the curve's shape in the errors."),
     passed="Your degree is where cross-validation on these days puts the lowest error.",
 )
 
@@ -268,18 +267,16 @@ RIDGE = Ladder(
                   "make_ridge returned a {e.kind}; return an unfitted scikit-learn pipeline."),
     Misconception("alpha_ignored", lambda e: e.alpha_effect <= e.tolerance,
                   "Your pipeline predicts the same with the weakest and with the strongest penalty of ALPHAS: "
-                  "make_ridge does not pass its alpha to Ridge, so searching over alpha searches nothing; build "
-                  "Ridge(alpha=alpha)."),
+                  "make_ridge ignores its alpha argument, so searching over alpha searches nothing."),
     Misconception("scaler_outside_pipeline", lambda e: e.unit_change > e.tolerance,
                   "Refitted on the same days with temperature in tenths of a degree, your pipeline's predictions "
-                  "move: it has no scaler of its own, so the penalty depends on the unit and a scaler fitted on all "
-                  "the data before cross-validation would have seen the validation folds; put StandardScaler inside "
-                  "the pipeline."),
+                  "move: the pipeline does not scale its own features, so the penalty depends on the unit, and a "
+                  "scaler fitted on all the data before cross-validation has seen the validation folds."),
     Misconception("wrong_degree", lambda e: e.n_features is not None and e.n_features not in (RIDGE_DEGREE,
                                                                                               RIDGE_DEGREE + 1),
                   "Your pipeline hands its last step {e.n_features} feature(s), not the 15 powers of the "
                   "temperature the model is built from (PolynomialFeatures without a degree makes degree 2): Ridge "
-                  "is meant to tame a flexible degree-15 polynomial; pass the degree to PolynomialFeatures."),
+                  "is meant to tame a flexible degree-15 polynomial."),
     passed="Your pipeline predicts the same whatever unit the temperature comes in (the scaler is inside it), "
            "responds to alpha and feeds Ridge the 15 powers of the temperature.",
 )
@@ -380,14 +377,14 @@ ALPHA = Ladder(
         any(e.outside) or not all(_on_grid(v) for v in e.values)) and all(
         low <= ALPHAS[i] <= high for i, (low, high) in zip(e.indices, e.bands, strict=True)),
                   "Your function returned a whole number between 0 and 10, the position of the best score in "
-                  "ALPHAS (what np.argmax gives), not the penalty at that position; look the alpha up in ALPHAS."),
+                  "ALPHAS (what np.argmax gives), not the penalty at that position."),
     Misconception("not_an_alpha", lambda e: not all(np.isfinite(v) and v > 0 for v in e.values),
                   "choose_alpha did not return one positive finite number; return the chosen penalty itself."),
     Misconception("picked_by_training_error", lambda e: any(e.outside) and all(
         np.isclose(v, t, rtol=1e-6) for v, t in zip(e.values, e.training_choices, strict=True)),
                   "Your function chose the penalty with the lowest training error on every sample, the weakest on "
-                  "the grid: training error always falls as the penalty weakens; choose the alpha with the lowest "
-                  "cross-validated error."),
+                  "the grid: training error always falls as the penalty weakens, so it cannot tell overfitting "
+                  "from a good fit; judge each alpha on days it was not fitted on."),
     Misconception("ignores_its_data", lambda e: e.several and len({round(v, 12) for v in e.values}) == 1
                   and any(e.outside),
                   "Your function returned the same alpha for samples of days whose cross-validated optima differ: "
@@ -397,13 +394,13 @@ ALPHA = Ladder(
         v <= min(ALPHAS) * 1.001 or not _on_grid(v) for v, out in zip(e.values, e.outside, strict=True) if out),
                   "Your function follows cross-validation on some samples but elsewhere returns the weakest penalty "
                   "or one that is not in ALPHAS: the grid it searches has gaps where the optimum lies, as an evenly "
-                  "spaced grid (np.linspace) has among the weak penalties; search the log-spaced ALPHAS."),
+                  "spaced grid (np.linspace) has among the weak penalties."),
     Misconception("underregularized", lambda e: any(v < low for v, (low, _) in zip(e.values, e.bands, strict=True)),
                   "Your alpha is weaker than anything cross-validation supports on these days, so the degree-15 "
-                  "model overfits; choose the alpha that minimises the mean validation error."),
+                  "model overfits; check that each alpha is scored on folds it was not fitted on, using X and y only."),
     Misconception("overregularized", lambda e: any(v > high for v, (_, high) in zip(e.values, e.bands, strict=True)),
                   "Your alpha is stronger than anything cross-validation supports on these days, so the model "
-                  "underfits; choose the alpha that minimises the mean validation error."),
+                  "underfits: the penalty flattens a shape the days do show."),
     passed="Your alpha is where cross-validation on these days puts the lowest error.",
 )
 
@@ -451,17 +448,17 @@ HELDOUT = Ladder(
     Misconception("scaler_outside_pipeline", lambda e: e.ratio > e.factor and e.standardised_ratio <= e.factor,
                   "Your model only predicts well when the temperatures are standardised before they reach it: the "
                   "scaler was fitted outside the pipeline (on all the data, before cross-validation), so the model "
-                  "you ship cannot take raw inputs; put StandardScaler inside the pipeline."),
+                  "you ship cannot take raw inputs and its validation folds were not new to it."),
     Misconception("poor_heldout_error", lambda e: e.ratio > e.factor,
                   "On new days your model's expected squared error is more than {e.factor:g} times the irreducible "
-                  "noise variance sigma**2, which a cross-validated choice stays within; check the degree-15 "
-                  "features, the scaler and the alpha search."),
+                  "noise variance sigma**2, which a cross-validated choice stays within: look at each step of the model "
+                  "you return (its features, its scaling, its alpha) and at the rows each was fitted on."),
     Misconception("rmse_reported", lambda e: not e.reported_is_mse and e.reported_is_rmse,
-                  "Your test_mse is the root mean squared error; compare squared errors with sigma**2, so report the "
-                  "mean squared error."),
+                  "Your test_mse is a root mean squared error, in GW, not the squared error in GW² that sigma**2 is "
+                  "measured in."),
     Misconception("test_mse_not_of_model", lambda e: not e.reported_is_mse,
-                  "Your test_mse is not the mean squared error of the returned model on X_test, y_test; compute it "
-                  "once, with the final model, on the test set."),
+                  "Your test_mse is not the mean squared error of the model you return on the test days; recompute it "
+                  "from that model and the test days."),
     passed="On new days your model's expected error is within {e.factor:g} times sigma**2, the irreducible error, "
            "and test_mse is its error on the test set.",
 )
@@ -601,16 +598,17 @@ MORE_DATA = Ladder(
     Misconception("missing_answer", lambda e: e.problem is not None, "{e.problem}"),
     Misconception("bias_variance_swapped", lambda e: e.given["high_bias"] == e.expected["high_variance"]
                   and e.given["high_variance"] == e.expected["high_bias"],
-                  "Your answers are the wrong way round: a model whose training and validation errors meet on a "
-                  "plateau far above sigma**2 has high bias and more rows will not lower it; a large gap between "
-                  "the curves is variance, which more rows do close."),
+                  "You expect more days to lower the error of the model whose two curves have already met, but not "
+                  "of the one whose curves are still apart: you have read the plateau as variance and the gap as "
+                  "bias; ask which of the two errors extra rows can shrink."),
     Misconception("more_data_always_helps", lambda e: e.given["high_bias"] == e.given["high_variance"] == HELPS,
-                  "You expect more data to help both models, but the high-bias model's validation error has already "
-                  "met its training error on a plateau: more rows cannot lower bias; it needs a richer model or "
-                  "better features."),
+                  "You expect more days to lower the error of both models, but the straight line's validation "
+                  "error has already met its training error on a plateau far above sigma**2: ask what extra rows "
+                  "can do about an error the model makes even on the rows it was fitted on."),
     Misconception("more_data_never_helps", lambda e: e.given != e.expected,
-                  "You expect more data to help neither model, but the high-variance model's validation error is "
-                  "still falling with a wide gap to its training error: more rows would shrink that gap."),
+                  "You expect more days to lower the error of neither model, but the degree-15 polynomial's "
+                  "validation error is still falling, with a wide gap to its training error: ask what extra rows do "
+                  "to that gap."),
     passed="Right: more data shrinks variance (the gap between the curves), not bias (the plateau).",
 )
 _HELPS_WORDS = {"helps", "yes", "help", "more_data_helps"}
@@ -623,8 +621,9 @@ def more_data(name: str, answers: dict, truth, *, high_bias_degree: int = 1, hig
     """Compare the learner's answers with what 8x more data does to each model on the true curve.
 
     The expected answer is computed, not stored: more data "helps" when it removes at least half of a
-    model's excess error over sigma**2 (:func:`more_data_gain`); the straight line keeps ~100 % of its
-    excess (bias does not shrink with n), the unregularised degree-15 polynomial loses ~90 %.
+    model's excess error over sigma**2 (:func:`more_data_gain`); the straight line keeps about 94 % of its
+    excess (bias does not shrink with n), the unregularised degree-15 polynomial loses nearly all of it
+    (measured in tests/test_checks_bias_variance.py).
     """
     e = Evidence(problem=None, given={})
     if not isinstance(answers, dict):
@@ -640,7 +639,7 @@ def more_data(name: str, answers: dict, truth, *, high_bias_degree: int = 1, hig
         elif v in _NO_HELP_WORDS:
             e.given[key] = NO_HELP
         else:
-            e.problem = f"For {key} answer 'helps' or \"won't_help\", not {value!r}."
+            e.problem = f"For {key} give one of the two answers the cell's comments list, not {value!r}."
             return MORE_DATA.judge(name, e)
     e.expected = {
         "high_bias": HELPS if more_data_gain(truth, high_bias_degree) >= 0.5 else NO_HELP,
@@ -667,7 +666,7 @@ _DECISION_MISTAKES = {
     ("test_set", "for_model_selection"): "a test set used for selection no longer measures new data",
     ("high_bias_fix", "more_data"): "more rows do not lower a plateau caused by bias",
     ("high_bias_fix", "stronger_regularization"): "a stronger penalty adds bias",
-    ("high_variance_fix", "more_features"): "more features add variance",
+    ("high_variance_fix", "more_features"): "extra features give the model more freedom to fit noise",
     ("high_variance_fix", "weaker_regularization"): "a weaker penalty adds variance",
 }
 DECISION = decision_ladder(DECISION_CHOICES, _DECISION_MISTAKES,

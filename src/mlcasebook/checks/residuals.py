@@ -100,7 +100,7 @@ def _prices_leak(model, make_features, houses: pd.DataFrame, *, n: int = 200, se
 
 _LEAK_MESSAGE = ("{who}'s predictions change when only the sale prices of the houses change: a feature is computed "
                  "from the price (like price per square foot), which is unknown when a house is listed — target "
-                 "leakage; remove it from make_features.")
+                 "leakage.")
 
 
 # ------------------------------------------------------------------ features
@@ -137,11 +137,11 @@ FEATURES = Ladder(
                   "make_features changed the number of rows or their labels; keep every row and the index so features "
                   "line up with prices — drop outliers outside it."),
     Misconception("target_as_feature", lambda e: e.has_target,
-                  "Your features still contain Sale_Price, the value the model must predict; drop it."),
+                  "Your features still contain Sale_Price, the value the model must predict: no listing has it."),
     Misconception("target_leak", lambda e: bool(e.changed),
                   "Your feature(s) {e.changed} change when only the sale prices change: they are computed from the "
                   "target (like price per square foot), which is unknown when a house is listed; that is target "
-                  "leakage — build features from the house's own attributes only."),
+                  "leakage."),
     Misconception("reads_global_data", lambda e: not e.label_free,
                   "Your features differ for the same houses under new row labels: make_features looks rows up in a "
                   "table outside its argument (often one that holds the prices); compute every feature from the df "
@@ -180,15 +180,15 @@ BASELINE = Ladder(
                   _LEAK_MESSAGE.format(who="Your baseline")),
     Misconception("reads_global_data", lambda e: e.lookup, _LOOKUP_MESSAGE.format(who="Your baseline")),
     Misconception("log_scale_predictions", lambda e: e.log_scale,
-                  "Your baseline predicts numbers near 12, log dollars: the baseline models Sale_Price itself so its "
-                  "residual plot shows what the raw target does."),
+                  "Your baseline predicts numbers near 12, log dollars: the baseline is meant to model Sale_Price "
+                  "itself, so that its residual plot shows what the raw target does."),
     Misconception("too_good_to_be_true", lambda e: e.error < LEAK_RMSE,
                   "{e.where} your baseline's RMSE{e.amount} is below ${e.leak_rmse:,.0f}, far better than a listing "
                   "can tell, although its predictions did not move when we shuffled the prices: look for a feature "
                   "that carries the price another way (a copy of it, or rows looked up by their label)."),
     Misconception("weak_baseline", lambda e: e.error > 0.6 * e.target_sd,
-                  "{e.where} your baseline's RMSE{e.amount} is hardly better than predicting the average price; use "
-                  "the categorical columns (one-hot encoded) and the numeric ones."),
+                  "{e.where} your baseline's RMSE{e.amount} is hardly better than predicting the average price: it "
+                  "leaves most of what the listing columns say about a house unused."),
     passed="{e.where} your baseline's RMSE{e.praise}.",
 )
 
@@ -262,7 +262,7 @@ def fitted_on_test(model, make_features, train: pd.DataFrame, test: pd.DataFrame
 RESIDUALS = Ladder(
     Misconception("training_residuals", lambda e: e.n_residuals == e.n_train != e.n_test,
                   "Your residuals are for the training houses; a model fits its own training rows too well to show "
-                  "its errors — compute them on X_test, y_test."),
+                  "its errors on houses it has not seen."),
     Misconception("wrong_length", lambda e: e.n_residuals != e.n_test or e.n_fitted != e.n_test,
                   "Give one fitted value and one residual per test house; you gave {e.n_fitted} fitted values and "
                   "{e.n_residuals} residuals."),
@@ -271,14 +271,15 @@ RESIDUALS = Ladder(
                   "errors on houses it has seen: they look smaller and tamer than the errors on new houses; fit it on "
                   "X_train, y_train only."),
     Misconception("log_scale_residuals", lambda e: not e.fitted_match and e.fitted_is_log,
-                  "Your fitted values are in log dollars; plot the baseline's predictions in dollars."),
+                  "Your fitted values are in log dollars, while the baseline and the prices are in dollars."),
     Misconception("fitted_not_predictions", lambda e: not e.fitted_match,
-                  "Your fitted values are not the baseline's predictions on X_test; use baseline.predict(X_test)."),
+                  "Your fitted values are not what your baseline predicts for the test houses, in their row order."),
     Misconception("flipped_sign", lambda e: not e.residuals_match and e.residuals_flipped,
-                  "Your residuals are fitted minus actual; the convention is actual minus fitted, so a positive "
-                  "residual means the model under-priced the house."),
+                  "Your residuals have the opposite sign of this notebook's convention, in which a positive residual "
+                  "means the model under-priced the house."),
     Misconception("wrong_residuals", lambda e: not e.residuals_match,
-                  "Your residuals are not y_test minus the baseline's predictions on X_test."),
+                  "Your residuals do not match the test prices and your fitted values: check that both refer to the "
+                  "same houses, in the same order and in dollars."),
     passed="Residuals of the test houses, actual minus fitted, in dollars, from a baseline fitted on the training "
            "houses.",
 )
@@ -313,18 +314,18 @@ _MEANING = {"funnel_and_curve": "heteroscedasticity and missing non-linearity", 
 
 PATTERN = Ladder(
     Misconception("unknown_choice", lambda e: e.choice not in PATTERNS,
-                  "'{e.raw}' is not one of " + ", ".join(PATTERNS) + "."),
+                  "'{e.raw}' is not one of the four names in the table of part 5."),
     Misconception("target_leak", lambda e: e.leak,
                   _LEAK_MESSAGE.format(who="Your baseline") + " Its residuals cannot be read."),
     Misconception("missed_funnel", lambda e: "funnel" in e.truth and "funnel" not in e.choice,
-                  "The spread of your residuals grows with the fitted price — a funnel, i.e. heteroscedasticity: "
-                  "errors are proportional to price; look at the width of the cloud from left to right."),
+                  "Your reading leaves out the width of the band: compare the spread of the residuals at cheap and "
+                  "at expensive fitted prices, apart from what the mean line does."),
     Misconception("missed_curve", lambda e: "curve" in e.truth and "curve" not in e.choice,
-                  "The residuals' running mean bends — a curve, i.e. missing non-linearity: look at the binned mean "
-                  "line, not only the spread."),
+                  "Your reading leaves out the red line, the mean residual per bin: follow it from left to right and "
+                  "ask whether it stays level at 0, apart from how wide the band is."),
     Misconception("imagined_pattern", lambda e: e.choice != e.truth,
-                  "You named '{e.choice}', but part of it is not in these residuals; read the binned mean (curve) and "
-                  "the band's width (funnel) separately."),
+                  "Your reading names something these residuals do not show; read the binned mean (curve) and the "
+                  "band's width (funnel) separately."),
     passed="'{e.truth}': {e.meaning}.",
 )
 
@@ -361,8 +362,8 @@ def residual_pattern_refit(name: str, pattern, baseline, make_features, houses: 
 
 LOG_TARGET = Ladder(
     Misconception("no_back_transform", lambda e: e.log_scale,
-                  "{e.where} your log_model predicts numbers near 12, log dollars: make the back-transformation part "
-                  "of the model (TransformedTargetRegressor(func=np.log, inverse_func=np.exp)) so it predicts prices."),
+                  "{e.where} your log_model predicts numbers near 12, log dollars: its predictions are never turned "
+                  "back into prices, so they cannot be compared with a sale price."),
     Misconception("target_leak", lambda e: e.moves_with_price, _LEAK_MESSAGE.format(who="Your log_model")),
     Misconception("reads_global_data", lambda e: e.lookup, _LOOKUP_MESSAGE.format(who="Your log_model")),
     Misconception("too_good_to_be_true", lambda e: e.err_log < LEAK_RMSE,
@@ -370,8 +371,8 @@ LOG_TARGET = Ladder(
                   "can tell, although its predictions did not move when we shuffled the prices: look for a feature "
                   "that carries the price another way."),
     Misconception("no_improvement", lambda e: e.gain < e.min_improvement,
-                  "{e.where} your log model's RMSE {e.versus}; fit the same model on np.log(price) and predict np.exp "
-                  "of it."),
+                  "{e.where} your log model's RMSE {e.versus}: check that it is the baseline's model fitted on the log "
+                  "of the price, with its predictions turned back into dollars."),
     passed="{e.where} {e.praise}",
 )
 
@@ -438,16 +439,17 @@ REPORTED = Ladder(
                   "houses once."),
     Misconception("log_scale_metric", lambda e: e.key is not None and e.log_scale,
                   "Your {e.key} RMSE {e.value:.3g} is on the log scale (a typical error of about {e.log_pct:.0%} of the "
-                  "price, not dollars); back-transform the predictions and compute the RMSE on prices."),
+                  "price, not a dollar amount), so it cannot be set against the other model's error."),
     Misconception("training_metric", lambda e: e.key is not None and e.on_training,
-                  "Your {e.key} RMSE is measured on the training houses; report it on X_test, y_test, which the model "
-                  "never saw."),
+                  "Your {e.key} RMSE is measured on the training houses, which the model has seen, so it is too "
+                  "optimistic."),
     Misconception("mse_not_rmse", lambda e: e.key is not None and e.is_mse,
-                  "Your {e.key} value is the mean squared error (dollars squared); take its square root."),
+                  "Your {e.key} value is the mean squared error, in dollars squared, not the root mean squared error."),
     Misconception("mae_not_rmse", lambda e: e.key is not None and e.is_mae,
-                  "Your {e.key} value is the mean absolute error; the question asks for the RMSE."),
+                  "Your {e.key} value is the mean absolute error, not the root mean squared error the part asks for."),
     Misconception("wrong_value", lambda e: e.key is not None,
-                  "Your {e.key} RMSE is not the RMSE of {e.key}.predict(X_test) against y_test."),
+                  "Your {e.key} value is not the RMSE of that model's predictions for the test houses; recompute it from "
+                  "the fitted model rather than copying a number."),
     passed="Test RMSE ${e.baseline:,.0f} for the baseline and ${e.log_model:,.0f} with the log target, both models "
            "fitted without the test houses.",
 )
@@ -532,21 +534,21 @@ SLICES = Ladder(
                   "Your table's index is not one row per segment value; group by the segment and keep it as the index."),
     Misconception("wrong_counts", lambda e: not e.counts_ok, "Your n column does not count the houses in each segment."),
     Misconception("mse_not_rmse", lambda e: not e.rmse_ok and e.is_mse,
-                  "Your rmse column is the mean squared error (dollars squared); take the square root per segment."),
+                  "Your rmse column is the mean squared error, in dollars squared, not its root."),
     Misconception("mae_not_rmse", lambda e: not e.rmse_ok and e.is_mae,
                   "Your rmse column is the mean absolute error, which hides the few huge misses RMSE is meant to "
-                  "expose; square, average, then take the root."),
+                  "expose."),
     Misconception("overall_not_per_segment", lambda e: not e.rmse_ok and e.all_equal,
                   "Every segment shows the same rmse: you computed the overall error, not one per segment."),
     Misconception("wrong_rmse", lambda e: not e.rmse_ok,
-                  "Your rmse column is not the root mean squared error of actual - predicted within each segment."),
+                  "Your rmse column does not match a recomputation of each segment's root mean squared error."),
     Misconception("bias_sign", lambda e: not e.bias_ok and e.bias_flipped,
-                  "Your mean_error is predicted - actual; use actual - predicted so a positive value means the model "
-                  "under-prices the segment."),
+                  "Your mean_error has the opposite sign of this notebook's convention, in which a positive value "
+                  "means the model under-prices the segment."),
     Misconception("wrong_bias", lambda e: not e.bias_ok,
-                  "Your mean_error is not the mean of actual - predicted within each segment."),
+                  "Your mean_error column does not match a recomputation of each segment's mean residual."),
     Misconception("unsorted", lambda e: not e.sorted_ok,
-                  "Sort the table by rmse, largest first, so the worst segment is on top."),
+                  "Your table is not sorted by rmse, largest first, so the worst segment is not on top."),
     passed="Your slice table matches a recomputation on segments you have not seen.",
 )
 
@@ -608,18 +610,19 @@ def _worst_case(rng: np.random.Generator, n: int = 300):
 
 WORST = Ladder(
     Misconception("wrong_k", lambda e: e.n_returned != e.k,
-                  "Asked for k={e.k} houses, your function returned a different number; return exactly k row labels."),
+                  "Asked for k={e.k} houses, your function returned a different number of row labels."),
     Misconception("positions_not_labels", lambda e: e.got == e.positions,
-                  "You returned positions (0..n-1), not the houses' row labels; return y_true.index[...] so the rows "
-                  "can be looked up with .loc."),
+                  "You returned positions (0..n-1), not the houses' row labels, so .loc would look up other houses "
+                  "than the ones you found."),
     Misconception("signed_not_absolute", lambda e: e.got == e.signed,
-                  "You ranked by the signed residual, so over-priced houses (big negative residuals) never appear; "
-                  "rank by the absolute error."),
+                  "You ranked by the signed residual, so over-priced houses (big negative residuals) never appear: a "
+                  "signed ranking is not a ranking by absolute error."),
     Misconception("log_scale_errors", lambda e: e.got == e.relative,
-                  "You ranked by the error in log price, which surfaces cheap houses with big relative misses; rank "
-                  "by the absolute error in dollars."),
+                  "You ranked by the error in log price, which surfaces cheap houses with big relative misses rather "
+                  "than the biggest misses in dollars."),
     Misconception("wrong_rows", lambda e: e.got != e.want,
-                  "Your rows are not the k with the largest |actual - predicted| in dollars."),
+                  "Your rows are not the k houses with the largest misses in dollars; check the ranking and that "
+                  "you return row labels."),
     passed="Your function finds the houses with the largest dollar errors, by their row labels.",
 )
 
@@ -651,12 +654,13 @@ DECISION_CHOICES = {
 }
 _DECISION_MISTAKES = {
     ("target", "raw"): "a raw target keeps the funnel: errors grow with price",
-    ("target", "log"): "a log model must be back-transformed before it can be judged in dollars",
-    ("report_metric_in", "log_units"): "an RMSE of 0.12 log units is not a dollar amount anyone can act on",
+    ("target", "log"): "a model of log price predicts log prices, which no one can compare with a sale price",
+    ("report_metric_in", "log_units"): "an RMSE in log units is a relative error, not an amount anyone can price "
+                                        "a house with",
     ("residuals_from", "training"): "training residuals show how well the model memorised, not how it fails",
     ("price_per_sqft_feature", "include"): "price per square foot is computed from the sale price, a target leak",
     ("worst_cases", "drop_from_test"): "dropping hard test houses flatters the metric without fixing the model",
-    ("worst_cases", "ignore"): "the worst cases show where the model fails and are where the next fix comes from",
+    ("worst_cases", "ignore"): "the worst cases show where the model fails, and the next fix comes from them",
 }
 DECISION = decision_ladder(DECISION_CHOICES, _DECISION_MISTAKES,
                            "Log target judged in dollars on held-out houses, no target-derived features, worst cases "
