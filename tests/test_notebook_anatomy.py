@@ -1,4 +1,7 @@
-"""The anatomy every course notebook shares (CONVENTIONS.md): checked on the source and the release."""
+"""The anatomy every course notebook shares (CONVENTIONS.md): checked on the source and the release.
+
+Rules about the text (dollar signs, headings, stubs, names the text refers to) live in test_notebook_lint.py.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import nbformat
 import pytest
 
 from mlcasebook import curriculum
-from mlcasebook.authoring import HEADING
 from notebook_fixtures import ROOT
 
 NOTEBOOKS = [p for case in curriculum.cases(ROOT) for p in (case.source(ROOT), case.release(ROOT))]
@@ -15,25 +17,6 @@ SKIPPING_TAGS = {"nbval-skip", "skip-execution"}
 
 def _ids(path):
     return f"{path.parent.parent.name}/{path.parent.name}/{path.stem}"
-
-
-def _fenced_lines(text: str):
-    """Markdown lines outside code fences (a '# comment' inside ``` is not a heading)."""
-    fenced = False
-    for number, line in enumerate(text.splitlines()):
-        if line.lstrip().startswith("```"):
-            fenced = not fenced
-            continue
-        if not fenced:
-            yield number, line
-
-
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids)
-def test_a_heading_starts_its_cell(path):
-    nb = nbformat.read(path, as_version=4)
-    late = [(i, line) for i, cell in enumerate(nb.cells) if cell.cell_type == "markdown"
-            for number, line in _fenced_lines(cell.source) if number > 0 and HEADING.match(line)]
-    assert not late, f"headings that do not start their cell (split the cell): {late}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids)

@@ -1,6 +1,12 @@
-"""Plot helpers for the notebooks: every figure gets a title, labelled axes and units."""
+"""Plot helpers for the notebooks: every figure gets a title, labelled axes and units.
+
+Every public helper draws on ``ax`` when given (else on a new figure) and returns None, so a helper
+call as the last line of a cell shows the figure without an ``<Axes: ...>`` line above it.
+"""
 
 from __future__ import annotations
+
+import re
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -14,7 +20,15 @@ def _axes(ax):
     return ax
 
 
-def pr_curve(y_true, scores: dict, ax=None, title: str = "Precision-recall curve on the test set"):
+def plain_dollars(text: str) -> str:
+    """``text`` with every unescaped ``$`` written ``\\$``, so matplotlib never reads a ``$...$`` pair as mathtext.
+
+    Matplotlib shows ``\\$`` as a literal dollar sign in text that holds no maths, so this is safe on any label.
+    """
+    return re.sub(r"(?<!\\)\$", r"\\$", text)
+
+
+def pr_curve(y_true, scores: dict, ax=None, title: str = "Precision-recall curve on the test set") -> None:
     """Draw one precision-recall curve per entry of ``scores`` ({label: probabilities}) and the random baseline."""
     ax = _axes(ax)
     y = np.asarray(y_true)
@@ -25,10 +39,9 @@ def pr_curve(y_true, scores: dict, ax=None, title: str = "Precision-recall curve
     ax.set(xlabel="Recall (share of churners found)", ylabel="Precision (share of contacts who churn)",
            title=title, xlim=(0, 1), ylim=(0, 1.02))
     ax.legend(fontsize=8)
-    return ax
 
 
-def reliability(y_true, probas: dict, ax=None, bins: int = 10, title: str = "Calibration on the test set"):
+def reliability(y_true, probas: dict, ax=None, bins: int = 10, title: str = "Calibration on the test set") -> None:
     """Reliability diagram: mean predicted probability vs observed churn rate, equal-count bins."""
     ax = _axes(ax)
     for label, p in probas.items():
@@ -38,17 +51,41 @@ def reliability(y_true, probas: dict, ax=None, bins: int = 10, title: str = "Cal
     ax.plot([0, top], [0, top], color="grey", ls="--", label="perfectly calibrated")
     ax.set(xlabel="Mean predicted churn probability", ylabel="Observed churn rate", title=title)
     ax.legend(fontsize=8)
-    return ax
 
 
 def profit_curve(thresholds, profits, ax=None, chosen: float | None = None,
-                 title: str = "Expected profit by contact threshold", unit: str = "$"):
-    """Profit (in ``unit``) against the decision threshold, with the chosen threshold marked."""
+                 title: str = "Expected profit by contact threshold", unit: str = "$") -> None:
+    """Profit (in ``unit``) against the decision threshold, with the chosen and the best threshold marked.
+
+    The y-axis shows the range that matters, from a little below zero (or below the chosen threshold's
+    profit, if lower) to a little above the best profit; the steep losses of thresholds near 0 (contact
+    everyone) leave the frame, and a note gives the lowest profit and its threshold. When no threshold makes
+    money the whole curve is shown.
+    """
     ax = _axes(ax)
-    ax.plot(thresholds, profits, label="expected profit")
+    t = np.asarray(thresholds, dtype=float).ravel()
+    y = np.asarray(profits, dtype=float).ravel()
+    order = np.argsort(t, kind="stable")
+    t, y = t[order], y[order]
+    u = plain_dollars(unit)
+    ax.plot(t, y, label="expected profit")
+    i_best = int(np.argmax(y))
+    best = float(y[i_best])
+    ax.axvline(t[i_best], color="C2", ls=":", label=f"best threshold {t[i_best]:.2f}: {best:,.0f} {u}")
+    floor = 0.0
     if chosen is not None:
-        ax.axvline(chosen, color="C3", ls="--", label=f"chosen threshold {chosen:.2f}")
+        at_chosen = float(np.interp(chosen, t, y))
+        ax.axvline(chosen, color="C3", ls="--", label=f"chosen threshold {chosen:.2f}: {at_chosen:,.0f} {u}")
+        floor = min(floor, at_chosen)
     ax.axhline(0, color="grey", lw=0.8)
-    ax.set(xlabel="Contact a customer when churn probability ≥ threshold", ylabel=f"Expected profit ({unit})", title=title)
+    if best > 0:
+        margin = 0.08 * (best - floor)
+        low, high = floor - margin, best + margin
+        ax.set_ylim(low, high)
+        if y.min() < low:
+            i_low = int(np.argmin(y))
+            ax.annotate(f"off the axis: down to {y[i_low]:,.0f} {u} at threshold {t[i_low]:.2f}",
+                        xy=(0.02, 0.97), xycoords="axes fraction", va="top", fontsize=8, color="grey")
+    ax.set(xlabel="Contact a customer when churn probability ≥ threshold", ylabel=f"Expected profit ({u})",
+           title=title)
     ax.legend(fontsize=8)
-    return ax

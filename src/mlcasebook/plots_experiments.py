@@ -1,6 +1,7 @@
 """Plot helpers for module 05_experimentation: every figure gets a title, labelled axes and units.
 
-Sections: ab_test_design (power curves, sample size against MDE, effect intervals). Helpers for
+Each plot helper draws on the ``ax`` it is given, else on a new figure, and returns None (nothing printable
+below a cell). Sections: ab_test_design (power curves, sample size against MDE, effect intervals). Helpers for
 ab_test_pitfalls may be added below their own heading.
 """
 
@@ -10,6 +11,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_effectsize
+
+from mlcasebook.plots import plain_dollars
 
 
 def _axes(ax, size=(6, 4)):
@@ -32,7 +35,7 @@ def power_of_test(p0: float, lifts, n_per_arm: float, alpha: float = 0.05, alter
 
 def power_curve(p0: float, n_per_arm: dict, *, mde: float | None = None, alpha: float = 0.05,
                 alternative: str = "two-sided", target_power: float = 0.8, max_lift: float | None = None, ax=None,
-                title: str | None = None):
+                title: str | None = None) -> None:
     """Power against the true absolute lift, one curve per sample size.
 
     ``n_per_arm`` maps a label to users per arm, e.g. ``{"14,744 per arm": 14_744}``. The target
@@ -51,11 +54,10 @@ def power_curve(p0: float, n_per_arm: dict, *, mde: float | None = None, alpha: 
            ylabel="Power (chance of a significant result)", ylim=(0, 1.02), xlim=(0, 100 * top),
            title=title or f"Power of a {alternative} test at alpha {alpha}")
     ax.legend(fontsize=8, loc="lower right")
-    return ax
 
 
 def sample_size_curve(p0: float, lifts, sample_size, *, users_per_day: float | None = None, ax=None,
-                      title: str = "Users per arm needed against the minimum detectable effect"):
+                      title: str = "Users per arm needed against the minimum detectable effect") -> None:
     """Users per arm (log scale) against the absolute MDE, computed with the learner's ``sample_size(p0, p1)``.
 
     With ``users_per_day`` a second axis shows the days needed for both arms.
@@ -72,11 +74,10 @@ def sample_size_curve(p0: float, lifts, sample_size, *, users_per_day: float | N
                                                      lambda d: d * users_per_day / 2))
         sec.set_ylabel("Days of traffic for both arms")
     ax.grid(alpha=0.3, which="both")
-    return ax
 
 
 def effect_intervals(intervals: dict, *, truth: float | None = None, ax=None, unit: str = "percentage points",
-                     title: str = "Estimated lift with 95 % confidence intervals"):
+                     title: str = "Estimated lift with 95 % confidence intervals") -> None:
     """Forest plot: one horizontal interval per entry of ``intervals`` ({label: (estimate, lower, upper)}).
 
     Values are absolute differences in proportions, drawn in percentage points; zero and the true lift
@@ -94,16 +95,15 @@ def effect_intervals(intervals: dict, *, truth: float | None = None, ax=None, un
         ax.axvline(100 * truth, color="C3", ls=":", label=f"true lift {100 * truth:+.2f}")
     ax.set_yticks(range(len(labels)), labels)
     ax.set_ylim(-0.7, len(labels) - 0.3)
-    ax.set(xlabel=f"Treatment minus control ({unit})", title=title)
+    ax.set(xlabel=f"Treatment minus control ({plain_dollars(unit)})", title=title)
     ax.legend(fontsize=8, loc="lower right")
-    return ax
 
 
 # ---------------------------------------------------------------- ab_test_pitfalls
 
 
 def false_positive_by_looks(rates: dict, *, n_sims: int, alpha: float = 0.05, corrected: dict | None = None, ax=None,
-                            title: str = "Peeking: share of no-effect tests declared a winner"):
+                            title: str = "Peeking: share of no-effect tests declared a winner") -> None:
     """False-positive rate against the number of looks, with 95 % Monte-Carlo intervals.
 
     ``rates`` maps a number of looks to a simulated rate (from ``n_sims`` no-effect experiments);
@@ -124,12 +124,11 @@ def false_positive_by_looks(rates: dict, *, n_sims: int, alpha: float = 0.05, co
     ax.set(xlabel="Number of equally spaced looks at the data (log scale)",
            ylabel="False-positive rate (% of no-effect tests)", ylim=(0, None), title=title)
     ax.legend(fontsize=8, loc="upper left")
-    return ax
 
 
 def lift_over_time(tables: dict, *, truth=None, long_run: float | None = None, ax=None,
                    xlabel: str = "Day of the experiment (day 0 = launch)",
-                   title: str = "Lift by day with 95 % confidence intervals"):
+                   title: str = "Lift by day with 95 % confidence intervals") -> None:
     """Absolute lift (percentage points) by day, one series per table, each with its 95 % interval band.
 
     ``tables`` maps a label to a DataFrame indexed by day with ``lift``, ``ci_low``, ``ci_high``
@@ -152,4 +151,3 @@ def lift_over_time(tables: dict, *, truth=None, long_run: float | None = None, a
     ax.axhline(0, color="grey", lw=0.8)
     ax.set(xlabel=xlabel, ylabel="Treatment minus control (percentage points)", title=title)
     ax.legend(fontsize=8, loc="upper right")
-    return ax

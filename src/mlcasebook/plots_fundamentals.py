@@ -1,15 +1,21 @@
-"""Plot helpers for module 01_fundamentals: every figure gets a title, labelled axes and units."""
+"""Plot helpers for module 01_fundamentals: every figure gets a title, labelled axes and units.
+
+Each helper draws on the ``ax`` (or ``axes``) it is given, else on a new figure, and returns None (nothing
+printable below a cell); units with a dollar sign are escaped so matplotlib does not read them as mathtext.
+"""
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from mlcasebook.plots import plain_dollars
+
 # ---------------------------------------------------------------- metrics_and_thresholds
 
 
 def confusion_counts_plot(y_true, y_pred, ax=None, labels=("no churn", "churn"),
-                          title: str = "Confusion matrix (number of customers)"):
+                          title: str = "Confusion matrix (number of customers)") -> None:
     """Confusion matrix as a labelled grid of counts: rows are the true class, columns the predicted class."""
     from sklearn.metrics import ConfusionMatrixDisplay
 
@@ -19,11 +25,10 @@ def confusion_counts_plot(y_true, y_pred, ax=None, labels=("no churn", "churn"),
                                             cmap="Blues")
     ax.set(xlabel="Predicted class (customers)", ylabel="True class (customers)", title=title)
     ax.figure.tight_layout()
-    return ax
 
 
 def roc_pr_by_prevalence(scored: dict, axes=None,
-                         title: str = "One model, four prevalences: ROC stays, precision-recall collapses"):
+                         title: str = "One model, four prevalences: ROC stays, precision-recall collapses") -> None:
     """ROC curves (left) and precision-recall curves (right) of the same scores at several prevalences.
 
     ``scored`` maps a prevalence (share of positives, e.g. 0.01) to ``(y_true, scores)``.
@@ -50,10 +55,9 @@ def roc_pr_by_prevalence(scored: dict, axes=None,
         ax.legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
-    return axes
 
 
-def metrics_by_prevalence(table, ax=None, title: str = "Metrics of the same model as prevalence falls"):
+def metrics_by_prevalence(table, ax=None, title: str = "Metrics of the same model as prevalence falls") -> None:
     """ROC-AUC, average precision and the flag-nobody accuracy (rows of ``table`` indexed by prevalence)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(5.5, 4))
@@ -71,14 +75,13 @@ def metrics_by_prevalence(table, ax=None, title: str = "Metrics of the same mode
            ylim=(0, 1.02))
     ax.legend(fontsize=8)
     ax.figure.tight_layout()
-    return ax
 
 
 # ---------------------------------------------------------------- error_analysis_residuals
 
 
 def residuals_vs_fitted(fitted, residuals, ax=None, bins: int = 10, unit: str = "$",
-                        title: str = "Residuals vs fitted values on the test houses"):
+                        title: str = "Residuals vs fitted values on the test houses") -> None:
     """Residuals (actual - fitted) against fitted values, with the binned mean and ±1 SD band.
 
     The binned mean (equal-count bins of the fitted value) shows a curve; the band's width shows a funnel.
@@ -99,13 +102,13 @@ def residuals_vs_fitted(fitted, residuals, ax=None, bins: int = 10, unit: str = 
     ax.plot(centres, means, "o-", color="C3", label="mean residual per bin")
     ax.fill_between(centres, means - sds, means + sds, color="C3", alpha=0.15, label="±1 SD per bin")
     ax.axhline(0, color="grey", lw=0.8)
-    ax.set(xlabel=f"Fitted (predicted) sale price ({unit})", ylabel=f"Residual: actual − fitted ({unit})", title=title)
+    u = plain_dollars(unit)
+    ax.set(xlabel=f"Fitted (predicted) sale price ({u})", ylabel=f"Residual: actual − fitted ({u})", title=title)
     ax.legend(fontsize=8)
-    return ax
 
 
 def price_vs_living_area(living_area, price, highlight=None, ax=None,
-                         title: str = "Sale price vs above-ground living area"):
+                         title: str = "Sale price vs above-ground living area") -> None:
     """Scatter of sale price ($) against living area (sq ft); ``highlight`` is a boolean mask drawn in red."""
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4.2))
@@ -115,13 +118,12 @@ def price_vs_living_area(living_area, price, highlight=None, ax=None,
     ax.scatter(x[~mask], y[~mask], s=8, alpha=0.35, label="house")
     if mask.any():
         ax.scatter(x[mask], y[mask], s=40, color="C3", label="flagged house")
-    ax.set(xlabel="Above-ground living area (sq ft)", ylabel="Sale price ($)", title=title)
+    ax.set(xlabel="Above-ground living area (sq ft)", ylabel=plain_dollars("Sale price ($)"), title=title)
     ax.legend(fontsize=8)
-    return ax
 
 
 def error_by_segment(table, ax=None, top: int = 12, unit: str = "$",
-                     title: str = "Test RMSE by segment (worst first)"):
+                     title: str = "Test RMSE by segment (worst first)") -> None:
     """Horizontal bars of the ``rmse`` column of an error-slice table, annotated with each segment's n."""
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4.2))
@@ -130,8 +132,7 @@ def error_by_segment(table, ax=None, top: int = 12, unit: str = "$",
     for y, (value, n) in enumerate(zip(t["rmse"], t["n"], strict=True)):
         ax.text(value, y, f"  n={int(n)}", va="center", fontsize=8)
     ax.set_xlim(0, 1.15 * float(t["rmse"].max()) if len(t) else 1.0)  # room for the n= labels
-    ax.set(xlabel=f"RMSE ({unit})", ylabel="Segment", title=title)
-    return ax
+    ax.set(xlabel=f"RMSE ({plain_dollars(unit)})", ylabel="Segment", title=title)
 
 
 # ---------------------------------------------------------------- bias_variance_regularization
@@ -144,7 +145,7 @@ def _errors(values) -> np.ndarray:
 
 
 def polynomial_fits(x, y, fits: dict, truth=None, ax=None, x_label: str = "Daily mean temperature (°C)",
-                    y_label: str = "Peak demand (GW)", title: str = "Polynomial fits to the training days"):
+                    y_label: str = "Peak demand (GW)", title: str = "Polynomial fits to the training days") -> None:
     """Scatter of the data with one line per fitted model (``fits``: {label: (x_grid, predictions)}).
 
     ``truth`` is an optional callable drawn as the true curve.
@@ -159,12 +160,11 @@ def polynomial_fits(x, y, fits: dict, truth=None, ax=None, x_label: str = "Daily
         ax.plot(grid, truth(grid), color="black", ls="--", label="true curve")
     ax.set(xlabel=x_label, ylabel=y_label, title=title)
     ax.legend(fontsize=8)
-    return ax
 
 
 def validation_curve_plot(param_values, train_errors, val_errors, *, noise_variance: float | None = None,
                           chosen=None, param_label: str = "Polynomial degree", log_x: bool = False,
-                          unit: str = "GW²", ax=None, title: str = "Validation curve"):
+                          unit: str = "GW²", ax=None, title: str = "Validation curve") -> None:
     """Training and cross-validated error against a complexity setting, with sigma**2 and the chosen setting.
 
     ``train_errors`` and ``val_errors`` are errors (positive, e.g. MSE in ``unit``), either one value per
@@ -176,19 +176,19 @@ def validation_curve_plot(param_values, train_errors, val_errors, *, noise_varia
     ax.plot(p, _errors(train_errors), "o-", label="training error")
     ax.plot(p, _errors(val_errors), "s-", label="cross-validated error")
     if noise_variance is not None:
-        ax.axhline(noise_variance, color="grey", ls="--", label=f"irreducible error σ² = {noise_variance:.2f} {unit}")
+        ax.axhline(noise_variance, color="grey", ls="--",
+                   label=f"irreducible error σ² = {noise_variance:.2f} {plain_dollars(unit)}")
     if chosen is not None:
         ax.axvline(float(chosen), color="C3", ls=":", label=f"chosen: {chosen:g}")
     if log_x:
         ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set(xlabel=param_label, ylabel=f"Mean squared error ({unit}, log scale)", title=title)
+    ax.set(xlabel=param_label, ylabel=f"Mean squared error ({plain_dollars(unit)}, log scale)", title=title)
     ax.legend(fontsize=8)
-    return ax
 
 
 def learning_curve_plot(train_sizes, train_errors, val_errors, *, noise_variance: float | None = None,
-                        unit: str = "GW²", ax=None, title: str = "Learning curve"):
+                        unit: str = "GW²", ax=None, title: str = "Learning curve") -> None:
     """Training and cross-validated error against the number of training rows (``sklearn.learning_curve`` output)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4.2))
@@ -196,9 +196,9 @@ def learning_curve_plot(train_sizes, train_errors, val_errors, *, noise_variance
     ax.plot(n, _errors(train_errors), "o-", label="training error")
     ax.plot(n, _errors(val_errors), "s-", label="cross-validated error")
     if noise_variance is not None:
-        ax.axhline(noise_variance, color="grey", ls="--", label=f"irreducible error σ² = {noise_variance:.2f} {unit}")
+        ax.axhline(noise_variance, color="grey", ls="--",
+                   label=f"irreducible error σ² = {noise_variance:.2f} {plain_dollars(unit)}")
     ax.set_yscale("log")
-    ax.set(xlabel="Training rows (days)", ylabel=f"Mean squared error ({unit}, log scale)", title=title)
+    ax.set(xlabel="Training rows (days)", ylabel=f"Mean squared error ({plain_dollars(unit)}, log scale)", title=title)
     ax.legend(fontsize=8)
-    return ax
 
