@@ -37,6 +37,7 @@ def learner_command(root: Path, extra: list[str] = ()) -> tuple[list[str], dict[
     """The command line and environment of the learner's JupyterLab, rooted at ``root``."""
     disabled = ",".join(f"'{name}': False" for name in _NBGRADER_SERVER_EXTENSIONS)
     argv = [_jupyter(), "lab", f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
+            f"--LabApp.app_settings_dir={LEARNER_CONFIG / 'settings'}",  # overrides.json: no "news?" pop-up
             f"--ServerApp.jpserver_extensions={{{disabled}}}", *_root_flag(), *extra]
     env = dict(os.environ)
     env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(p for p in (str(LEARNER_CONFIG), env.get("JUPYTER_CONFIG_PATH")) if p)

@@ -161,6 +161,20 @@ def release(*, force: bool = False, assignment_ids: list[str] | None = None) -> 
     return outcomes
 
 
+def learner_copy(release_path: Path) -> str:
+    """A release notebook as the learner's copy: with this interpreter's full ``language_info``.
+
+    Releases carry ``{"name": "python"}`` (they are the same on every machine); JupyterLab replaces it with the
+    kernel's full record (version, mimetype, ...) when the kernel starts, which marked every freshly opened
+    notebook as modified. The learner's kernel runs on this interpreter, so the copy gets its record up front.
+    """
+    from ipykernel.ipkernel import IPythonKernel
+
+    nb = nbformat.read(release_path, as_version=4)
+    nb.metadata["language_info"] = dict(IPythonKernel.language_info)
+    return nbformat.writes(nb) + "\n"
+
+
 def sync_workspace() -> list[Path]:
     """Copy each release notebook into workspace/ where the learner has no copy yet; return the new copies."""
     added = []
@@ -169,6 +183,7 @@ def sync_workspace() -> list[Path]:
         if dest.exists():
             continue
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src, dest)
+        dest.write_text(learner_copy(src), encoding="utf-8")
+        shutil.copystat(src, dest)
         added.append(dest)
     return added

@@ -18,6 +18,7 @@ import nbformat
 from mlcasebook import curriculum, paths
 from mlcasebook.grading.read import GradingInputError, find_source, read_notebook, release_of
 from mlcasebook.grading.rebuild import grade_id, nbgrader_meta
+from mlcasebook.release import learner_copy
 
 
 class ResetError(Exception):
@@ -75,7 +76,7 @@ def reset(path: Path, part: str | None = None) -> tuple[Path, str]:
     release = _release_for(path, learner)
     if part is None:
         saved = backup(path)
-        _write(path, release.read_text(encoding="utf-8"))
+        _write(path, learner_copy(release))
         return saved, f"the whole notebook (from {release.relative_to(paths.course_root())})"
     if learner is None:
         raise ResetError(f"{path} cannot be read, so one part cannot be reset; reset the whole notebook with "

@@ -278,16 +278,17 @@ def report_html(report) -> str:
     """A grading report as the table ``mlcasebook check`` prints: part, points, status, message."""
     from mlcasebook.cli import _STATUS_MARK, _fmt_points
 
+    left = 'style="text-align:left"'  # JupyterLab right-aligns table cells; sentences read from the left
     rows = "".join(
-        f"<tr><td><code>{html.escape(p.grade_id)}</code></td><td>{_fmt_points(p.points, p.max_points)}</td>"
-        f"<td>{_STATUS_MARK.get(p.status, '?')} {html.escape(p.status)}</td><td>{html.escape(p.message)}</td></tr>"
-        for p in report.parts)
+        f"<tr><td {left}><code>{html.escape(p.grade_id)}</code></td><td>{_fmt_points(p.points, p.max_points)}</td>"
+        f"<td {left}>{_STATUS_MARK.get(p.status, '?')} {html.escape(p.status)}</td>"
+        f"<td {left}>{html.escape(p.message)}</td></tr>" for p in report.parts)
     notes = "".join(f"<p>note: {html.escape(n)}</p>" for n in report.notes)
     manual = (f" (+{report.manual_points:g} points for written answers, graded by hand against the rubric)"
               if report.manual_points else "")
-    return (f"<div class='mlcasebook-report'><p><b>{html.escape(report.notebook)}</b> graded against "
-            f"{html.escape(report.source)}</p>{notes}<table><thead><tr><th>part</th><th>points</th><th>status</th>"
-            f"<th>message</th></tr></thead><tbody>{rows}</tbody></table><p><b>total: {report.score:g}/"
+    return (f"<div class='mlcasebook-report'><p><b>{html.escape(Path(report.notebook).name)}</b> graded against "
+            f"{html.escape(report.source)}</p>{notes}<table><thead><tr><th {left}>part</th><th>points</th>"
+            f"<th {left}>status</th><th {left}>message</th></tr></thead><tbody>{rows}</tbody></table><p><b>total: {report.score:g}/"
             f"{report.max_score:g}</b>{manual} [{report.seconds:.1f} s]</p></div>")
 
 

@@ -1,0 +1,77 @@
+"""The instructor's lab (``make instructor``) on a temporary nbgrader course: Formgrader lists the assignment and
+the student, and the lab carries nbgrader's menu (the learner's lab must not, see test_learner_lab.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from lab_servers import ROOT, free_port, isolated_env, jupyter_args, keep_log, start_lab, stop_lab
+
+pytestmark = pytest.mark.slow
+
+MODULE, CASE, STUDENT = "02_case_studies", "churn_imbalance", "alice"
+
+
+def nbgrader(course: Path, *args: str) -> None:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{done.stderr[-3000:]}"
+
+
+@pytest.fixture(scope="module")
+def instructor_lab(browser, tmp_path_factory):
+    """A course as tests/test_cohort.py builds one (source, release, a student in the gradebook), served by
+    :func:`mlcasebook.lab.instructor_command`. (``browser`` first: no Chromium, no course.)"""
+    from mlcasebook import lab
+
+    tmp = tmp_path_factory.mktemp("instructor")
+    course, scratch = tmp / "course", tmp / "scratch"
+    scratch.mkdir()
+    shutil.copytree(ROOT / "solutions" / MODULE, course / "solutions" / MODULE)
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    nbgrader(course, "generate_assignment", MODULE, "--force")
+    assert (course / "notebooks" / MODULE / f"{CASE}.ipynb").is_file()
+    nbgrader(course, "db", "student", "add", STUDENT, "--first-name=Alice", "--last-name=Example")
+    port, token = free_port(), secrets.token_hex(16)
+    argv, env = lab.instructor_command(course, jupyter_args(port, token))
+    running = start_lab(argv, isolated_env(env, scratch), course, port, token, scratch / "jupyter.log")
+    try:
+        yield running
+    finally:
+        stop_lab(running)
+        keep_log(running, "instructor-jupyter.log")
+
+
+def test_formgrader_lists_the_assignment(instructor_lab, page, shot):
+    started = time.monotonic()
+    timings: dict[str, float] = {}
+
+    page.goto(instructor_lab.url("/formgrader"))
+    row = page.locator("tr", has_text=MODULE)
+    row.first.wait_for(timeout=180_000)
+    timings["assignments listed"] = round(time.monotonic() - started, 1)
+    shot(page, "formgrader assignments")
+    text = row.first.inner_text()
+    assert MODULE in text
+    assert page.locator("h1", has_text="Manage Assignments").count() == 1
+
+    page.goto(instructor_lab.url("/formgrader/manage_students"))
+    page.locator("tr", has_text=STUDENT).first.wait_for(timeout=180_000)
+    shot(page, "formgrader students")
+
+    page.goto(instructor_lab.url("/lab"))
+    page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").first.wait_for(timeout=180_000)
+    timings["instructor lab open"] = round(time.monotonic() - started, 1)
+    shot(page, "instructor lab")
+
+    (shot.folder / "timings.json").write_text(json.dumps(timings, indent=1) + "\n")
+    print(f"formgrader timings (s since start, machine under load): {timings}")
