@@ -155,6 +155,7 @@ def test_a_failed_check_box_shows_how_to_ask_for_help_and_a_passed_one_does_not(
                                  else "average_precision")
     assert passed.passed and "hint(" not in passed._repr_html_()
     assert "hint(" not in str(failed)  # the sentence itself stays one sentence
+    assert "mathjax_ignore" in failed._repr_html_()  # "$500 ... $50" in a message is not typeset as maths
 
 
 def test_check_magic_does_nothing_in_a_graded_run_or_outside_a_notebook(monkeypatch, capsys):

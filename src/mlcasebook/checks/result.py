@@ -75,7 +75,8 @@ class CheckResult:
         colour = _COLOURS[self.status]
         label = self.status.replace("_", " ")
         return (
-            f'<div style="border-left:4px solid {colour};padding:4px 10px;margin:4px 0">'
+            # MathJax would typeset the text between two dollar amounts ("$500 ... $50") as a formula
+            f'<div class="tex2jax_ignore mathjax_ignore" style="border-left:4px solid {colour};padding:4px 10px;margin:4px 0">'
             f'<b style="color:{colour}">{_ICONS[self.status]} {html.escape(self.check)} — {label}</b><br>'
             f"{html.escape(self.message)}{_footer(self)}</div>"
         )
