@@ -286,10 +286,10 @@ def report_html(report) -> str:
     notes = "".join(f"<p>note: {html.escape(n)}</p>" for n in report.notes)
     manual = (f" (+{report.manual_points:g} points for written answers, graded by hand against the rubric)"
               if report.manual_points else "")
-    return (f"<div class='mlcasebook-report tex2jax_ignore mathjax_ignore'><p><b>{html.escape(Path(report.notebook).name)}</b> graded against "
-            f"{html.escape(report.source)}</p>{notes}<table><thead><tr><th {left}>part</th><th>points</th>"
-            f"<th {left}>status</th><th {left}>message</th></tr></thead><tbody>{rows}</tbody></table><p><b>total: {report.score:g}/"
-            f"{report.max_score:g}</b>{manual} [{report.seconds:.1f} s]</p></div>")
+    head = (f"<tr><th {left}>part</th><th>points</th><th {left}>status</th><th {left}>message</th></tr>")
+    return (f"<div class='mlcasebook-report tex2jax_ignore mathjax_ignore'><p><b>{html.escape(Path(report.notebook).name)}"
+            f"</b> graded against {html.escape(report.source)}</p>{notes}<table><thead>{head}</thead><tbody>{rows}</tbody>"
+            f"</table><p><b>total: {report.score:g}/{report.max_score:g}</b>{manual} [{report.seconds:.1f} s]</p></div>")
 
 
 class _Html:
