@@ -22,6 +22,7 @@ from mlcasebook.checks import _estimators as est
 from mlcasebook.checks import reference as ref
 from mlcasebook.checks.decisions import decide, decision_ladder, normalise_choice
 from mlcasebook.checks.ladder import Evidence, Ladder, Misconception
+from mlcasebook.checks.metrics import precision_at_recall  # noqa: F401 - public: the notebook's reading of its PR curve
 from mlcasebook.checks.result import CheckResult, check
 
 PROFIT_THRESHOLD = ref.BREAK_EVEN  # = 1/3
@@ -67,8 +68,8 @@ def metric_choice(name: str, metric: str) -> CheckResult:
 
 BASELINE = Ladder(
     Misconception("minority_as_baseline", lambda e: abs(e.value - e.minority) < 5e-4,
-                  "You scored the model that predicts 'churn' for everyone; the baseline every model must beat "
-                  "predicts the majority class."),
+                  "You scored the model that predicts 'churn' for everyone, which is right only about the churners; "
+                  "the part asks for the model that predicts 'stay' for everyone."),
     Misconception("wrong_baseline", lambda e: abs(e.value - e.majority) >= 5e-4,
                   "Your baseline accuracy is not the accuracy on y_test of always predicting the majority class."),
     passed="Predicting 'stay' for everyone is right {e.value:.1%} of the time and finds no churner.",
@@ -272,7 +273,7 @@ REPORTED_AP = Ladder(
     Misconception("ap_from_labels", lambda e: abs(e.value - e.from_labels) < 1e-3,
                   "You computed average precision from predict()'s 0/1 labels, which throws the ranking away."),
     Misconception("roc_auc_reported", lambda e: abs(e.value - e.roc) < 1e-3,
-                  "You reported ROC-AUC, not the average precision you chose to optimise."),
+                  "You reported ROC-AUC, not the average precision this part asks for."),
     Misconception("wrong_value", lambda e: abs(e.value - e.expected) >= 1e-3,
                   "Your test_ap is not the average precision of your pipeline's churn probabilities on X_test "
                   "against y_test."),
@@ -401,8 +402,8 @@ THRESHOLD = Ladder(
                   "sweeping the test set, so the test profit is now an optimistic estimate (the test set was used "
                   "for selection)."),
     Misconception("ignored_save_rate", lambda e: abs(e.t - ref.NAIVE_BREAK_EVEN) < 0.01,
-                  "Your threshold 0.1 is the break-even of a contact that saves every churner it reaches; only 30 % "
-                  "of contacted churners stay, so most contacts near 0.1 lose money."),
+                  "Your threshold is the break-even of a contact that saves every churner it reaches; only 30 % of "
+                  "contacted churners stay, so most contacts near it lose money."),
     Misconception("uncalibrated_for_threshold", lambda e: e.share < e.min_share and abs(e.t - ref.BREAK_EVEN) < 0.02,
                   "Your threshold is the break-even point for calibrated probabilities, but applied to the "
                   "probabilities of `calibrated` it earns less than {e.min_share:.0%} of the attainable profit on "
@@ -493,7 +494,7 @@ DECISION_CHOICES = {
 _DECISION_MISTAKES = {
     ("metric", "accuracy"): "accuracy is 0.95 for a model that finds no churner",
     ("metric", "roc_auc"): "ROC-AUC hides false alarms at 5 % prevalence",
-    ("split", "random"): "an unstratified split can leave the test set with too few churners",
+    ("split", "random"): "a split that ignores the labels can leave the test set dozens of churners short",
     ("resampling", "before_split"): "resampling before the split copies rows into the test folds",
     ("probabilities", "raw"): "rebalanced training inflates raw probabilities",
     ("threshold", "default_0.5"): "0.5 ignores what a contact costs and earns",

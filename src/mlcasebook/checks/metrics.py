@@ -58,8 +58,8 @@ FORMULAS = Ladder(
     Misconception("wrong_shape", lambda e: e.got is None,
                   "precision_recall_f1 must return three numbers, (precision, recall, f1), in that order."),
     Misconception("precision_recall_swapped", lambda e: _close(e.p, e.recall) and _close(e.r, e.precision),
-                  "{e.where} your precision divides by every real positive, which is recall: precision and recall "
-                  "are swapped (or fn and fp mixed up)."),
+                  "{e.where} the number you return as precision divides by every real churner, as recall does: your "
+                  "precision and recall are swapped (or fn and fp mixed up)."),
     Misconception("accuracy_confused", lambda e: any(_close(v, e.accuracy) for v in (e.p, e.r))
                   or _close(e.r, e.specificity),
                   "{e.where} one of your metrics counts the true negatives; precision, recall and F1 leave them out, "
@@ -110,12 +110,12 @@ COUNTS = Ladder(
                   "confusion_counts must return four integers, (tp, fn, fp, tn), in that order."),
     Misconception("ravel_order", lambda e: sorted(e.got) == sorted(e.truth) and e.got[0] == e.truth[3]
                   and e.got[3] == e.truth[0] and e.got != e.truth,
-                  "Your counts come out in scikit-learn's order: confusion_matrix(...).ravel() gives tn, fp, fn, tp "
-                  "(rows are the true class 0 then 1, columns the predicted class), not the order you return."),
+                  "Your counts come out in the order `.ravel()` flattens scikit-learn's matrix (row by row, the true "
+                  "class 0 first), which is not the (tp, fn, fp, tn) order the function must return."),
     Misconception("true_pred_swapped", lambda e: e.got == (e.truth[0], e.truth[2], e.truth[1], e.truth[3])
                   and e.got != e.truth,
-                  "Your false negatives and false positives are exchanged: confusion_matrix takes (y_true, y_pred) "
-                  "in that order, with true classes as rows."),
+                  "Your false negatives and false positives are exchanged: the matrix you read has the predicted "
+                  "classes in its rows, so the labels reached confusion_matrix the other way round."),
     Misconception("wrong_counts", lambda e: e.got != e.truth,
                   "Your four counts do not match the labels you were given."),
     passed="Your four counts match the labels, read from scikit-learn's matrix in the right order.",
@@ -235,7 +235,7 @@ def _trend(values: list[float], flat_band: float) -> str:
 
 READING = Ladder(
     Misconception("missing_key", lambda e: not e.is_dict or bool(e.missing),
-                  "prevalence_reading has no answer for {e.missing}; it must be a dict with one answer per key."),
+                  "prevalence_reading {e.problem}; it must be a dict with one answer per key of the stub."),
     Misconception("unknown_choice", lambda e: e.unknown is not None,
                   "'{e.unknown}' is not one of the choices offered for {e.unknown_key}."),
     Misconception("accuracy_at_low_prevalence", lambda e: e.report == "accuracy",
@@ -245,11 +245,11 @@ READING = Ladder(
                   "You would quote ROC-AUC at {e.low:.0%} prevalence, but it barely moved while precision at half "
                   "recall collapsed: a high ROC-AUC is no proof the alerts are useful."),
     Misconception("roc_auc_trend", lambda e: e.roc_reading != e.roc_trend,
-                  "Your reading of ROC-AUC does not match your table; ROC-AUC divides within each class (TPR over "
-                  "positives, FPR over negatives), so the class mix alone does not move it much."),
+                  "Your trend for ROC-AUC is not what the roc_auc column of your table does from the highest "
+                  "prevalence to the lowest; read it again with the 0.05 band the task gives."),
     Misconception("ap_trend", lambda e: e.ap_reading != e.ap_trend,
-                  "Your reading of average precision does not match your table; precision mixes the classes, so "
-                  "fewer positives means more false alarms per real one."),
+                  "Your trend for AP is not what the AP column of your table does from the highest prevalence to the "
+                  "lowest; read it again with the 0.05 band the task gives."),
     Misconception("precision_value", lambda e: not _close(e.value, e.precision, PRECISION_TOLERANCE),
                   "Your precision at half recall at {e.low:.0%} prevalence does not match the precision-recall curve "
                   "of those rows{e.hint}."),
@@ -265,13 +265,14 @@ def prevalence_reading(name: str, reading: dict, scored: dict) -> CheckResult:
     falls. The expected trends are computed from ``scored``: ROC-AUC counts as flat when it moves by at most 0.05
     (its standard error with 200 positives is ~0.01); AP falls with the prevalence, its floor.
     """
-    e = Evidence(is_dict=isinstance(reading, dict), missing=", ".join(READING_KEYS), unknown=None)
+    e = Evidence(is_dict=isinstance(reading, dict), missing="", problem="is not a dict", unknown=None)
     if not e.is_dict:
         return READING.judge(name, e)
     missing = [k for k in READING_KEYS if reading.get(k) is None or reading.get(k) is Ellipsis]
     if len(missing) == len(READING_KEYS):
         return not_attempted(name, "Not attempted yet: fill in every key of `prevalence_reading`.")
     e.missing = ", ".join(missing)
+    e.problem = f"has no answer for {e.missing}"
     unknown = [key for key, choices in READING_CHOICES.items() if not missing and _norm(reading[key]) not in choices]
     if unknown:
         e.unknown, e.unknown_key = reading[unknown[0]], unknown[0]
@@ -428,8 +429,8 @@ _DECISION_MISTAKES = {
     ("threshold", "max_f1"): "F1 weighs precision and recall equally, not by money",
     ("threshold_tuned_on", "test_set"): "a threshold tuned on the test set makes the test profit an optimistic "
                                         "estimate (the test set was used for selection)",
-    ("probabilities", "unchecked"): "a threshold read as a probability needs probabilities whose calibration you "
-                                    "have checked (a reliability diagram); ROC-AUC cannot tell you",
+    ("probabilities", "unchecked"): "a threshold on a probability assumes the scores are calibrated, and this "
+                                    "answer never looks (ROC-AUC cannot tell: it only sees the order)",
 }
 DECISION = decision_ladder(DECISION_CHOICES, _DECISION_MISTAKES,
                            "Your decision reports average precision at 1 %, and sets the threshold from money on "
