@@ -38,11 +38,12 @@ workspace: install
 	$(BIN)/mlcasebook workspace
 
 ## Everyone: the whole test suite (unit tests and doctests, grading validity, release sync, nbval on every notebook, ruff).
-## nbval runs each notebook's cells in order in one kernel, so notebooks are spread over workers whole (loadscope).
+## nbval runs each notebook's cells in order in one kernel, so notebooks are spread over workers whole (loadscope);
+## the tests are shared out by work stealing, so a worker left with the slow grading tests hands some over.
 test: install
 	@status=0; \
 	MPLBACKEND=Agg $(BIN)/python -m pytest -n 2 -p no:cacheprovider --nbval-lax --dist loadscope solutions notebooks $(ARGS) || status=1; \
-	MPLBACKEND=Agg $(BIN)/python -m pytest -n 2 -p no:cacheprovider --doctest-modules tests src/mlcasebook $(ARGS) || status=1; \
+	MPLBACKEND=Agg $(BIN)/python -m pytest -n 2 --dist worksteal -p no:cacheprovider --doctest-modules tests src/mlcasebook $(ARGS) || status=1; \
 	$(BIN)/ruff check src tests benchmarks || status=1; \
 	exit $$status
 

@@ -17,12 +17,11 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score, cross_validate
 
-from mlcasebook.cases.churn import CONTACT_COST, SAVE_RATE, VALUE, best_profit, expected_profit  # noqa: F401 - public
+from mlcasebook.cases.churn import CONTACT_COST, SAVE_RATE, VALUE, best_profit, expected_profit, precision_at_recall  # noqa: F401 - public facts
 from mlcasebook.checks import _estimators as est
 from mlcasebook.checks import reference as ref
 from mlcasebook.checks.decisions import decide, decision_ladder, normalise_choice
 from mlcasebook.checks.ladder import Evidence, Ladder, Misconception
-from mlcasebook.checks.metrics import precision_at_recall  # noqa: F401 - public: the notebook's reading of its PR curve
 from mlcasebook.checks.result import CheckResult, check
 
 PROFIT_THRESHOLD = ref.BREAK_EVEN  # = 1/3

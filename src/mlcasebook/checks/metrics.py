@@ -17,12 +17,13 @@ import numpy as np
 import pandas as pd
 from sklearn.compose import make_column_transformer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
+from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils import Bunch
 
+from mlcasebook.cases.churn import precision_at_recall
 from mlcasebook.cases.metrics import CONTACT_COST, SAVE_RATE, VALUE, best_profit, expected_profit, labels_from_counts
 from mlcasebook.checks import reference as ref
 from mlcasebook.checks.decisions import decide, decision_ladder, normalise_choice
@@ -43,13 +44,6 @@ _norm = normalise_choice
 
 def _proba(model, X) -> np.ndarray:
     return np.asarray(model.predict_proba(X))[:, 1]
-
-
-def precision_at_recall(y_true, scores, recall: float = 0.5) -> float:
-    """Precision at the highest threshold whose recall reaches ``recall`` (flag the top of the list until
-    that share of the positives is caught)."""
-    precision, rec, _ = precision_recall_curve(np.asarray(y_true), np.asarray(scores))
-    return float(precision[np.flatnonzero(rec >= recall)[-1]])
 
 
 # ---------------------------------------------------------------- 1. the confusion matrix
