@@ -50,6 +50,8 @@ def test_hints_files_name_only_parts_of_their_notebook(case):
     for name, table in tables.items():
         assert set(table) <= {"hints", "never"}, f"{name}: unknown keys {sorted(set(table) - {'hints', 'never'})}"
         assert all(isinstance(h, str) and h.strip() for h in table.get("hints", [])), f"{name}: an empty hint"
+        # hints are shown as Markdown, where JupyterLab typesets the text between two bare dollars as maths
+        assert not any(re.search(r"(?<!\\\\)\$", h) for h in table.get("hints", [])), f"{name}: write money as \\\\$"
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
