@@ -119,6 +119,12 @@ def test_model_answer_only_after_a_try():
     assert shown.title == "Model answer — churn_metric" and "metric =" in shown.body
 
 
+def test_a_model_answer_that_is_a_function_body_comes_with_its_def_line():
+    churn.undersampling_correction(lambda p_s, beta: p_s)
+    shown = tutor.solution("churn_correction")
+    assert shown.body.startswith("```python\ndef correct_undersampling(p_s, beta):"), shown.body[:80]
+
+
 def _saved_copy(tmp_path, edit=None):
     release = ROOT / "notebooks" / "02_case_studies" / "churn_imbalance.ipynb"
     nb = json.loads(release.read_text())

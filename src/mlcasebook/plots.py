@@ -53,6 +53,13 @@ def reliability(y_true, probas: dict, ax=None, bins: int = 10, title: str = "Cal
     ax.legend(fontsize=8)
 
 
+def _money(amount: float, unit: str) -> str:
+    """An amount as the notebooks print it: "$4,009" (a currency symbol first), "4,009 GW" (a unit after)."""
+    if unit.lstrip("\\") in ("$", "€", "£"):
+        return f"{'−' if amount < 0 else ''}{unit}{abs(amount):,.0f}"
+    return f"{amount:,.0f} {unit}"
+
+
 def profit_curve(thresholds, profits, ax=None, chosen: float | None = None,
                  title: str = "Expected profit by contact threshold", unit: str = "$") -> None:
     """Profit (in ``unit``) against the decision threshold, with the chosen and the best threshold marked.
@@ -71,11 +78,11 @@ def profit_curve(thresholds, profits, ax=None, chosen: float | None = None,
     ax.plot(t, y, label="expected profit")
     i_best = int(np.argmax(y))
     best = float(y[i_best])
-    ax.axvline(t[i_best], color="C2", ls=":", label=f"best threshold {t[i_best]:.2f}: {best:,.0f} {u}")
+    ax.axvline(t[i_best], color="C2", ls=":", label=f"best threshold on this grid {t[i_best]:.2f}: {_money(best, u)}")
     floor = 0.0
     if chosen is not None:
         at_chosen = float(np.interp(chosen, t, y))
-        ax.axvline(chosen, color="C3", ls="--", label=f"chosen threshold {chosen:.2f}: {at_chosen:,.0f} {u}")
+        ax.axvline(chosen, color="C3", ls="--", label=f"chosen threshold {chosen:.2f}: {_money(at_chosen, u)}")
         floor = min(floor, at_chosen)
     ax.axhline(0, color="grey", lw=0.8)
     if best > 0:
@@ -84,8 +91,8 @@ def profit_curve(thresholds, profits, ax=None, chosen: float | None = None,
         ax.set_ylim(low, high)
         if y.min() < low:
             i_low = int(np.argmin(y))
-            ax.annotate(f"off the axis: down to {y[i_low]:,.0f} {u} at threshold {t[i_low]:.2f}",
-                        xy=(0.02, 0.97), xycoords="axes fraction", va="top", fontsize=8, color="grey")
+            # in the legend, where it cannot cover the curve or the legend cover it
+            ax.plot([], [], " ", label=f"off the axis: down to {_money(y[i_low], u)} at threshold {t[i_low]:.2f}")
     ax.set(xlabel="Contact a customer when churn probability ≥ threshold", ylabel=f"Expected profit ({u})",
            title=title)
     ax.legend(fontsize=8)

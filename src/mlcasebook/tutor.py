@@ -228,8 +228,18 @@ def model_answer(part: Part) -> str:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == part.id:
             text = _region(cell.source)
             if text is not None:
-                return text
+                return _with_signature(cell.source, text) if part.kind == "code" else text
     raise TutorError(f"The solution notebook has no model answer for {part.id}.")
+
+
+def _with_signature(source: str, region: str) -> str:
+    """A model answer that is a function body, with the ``def`` line (and docstring) above it, so it can be pasted."""
+    first = next((line for line in region.splitlines() if line.strip()), "")
+    if not first[:1].isspace():
+        return region
+    before = source[: source.index("### BEGIN SOLUTION")].rstrip(" ").splitlines()
+    starts = [i for i, line in enumerate(before) if line.startswith(("def ", "class "))]
+    return "\n".join(before[starts[-1]:]) + "\n" + region if starts else region
 
 
 def solution(part: str | None = None):
@@ -252,9 +262,11 @@ def solution(part: str | None = None):
         text = model_answer(found)
     except TutorError as exc:
         return _show(Note(f"No model answer for {found.id}", str(exc), kind="solution"))
-    body = f"```python\n{text}\n```" if found.kind == "code" else text
-    return _show(Note(f"Model answer — {found.id}", body + "\n\nCompare it with yours: other correct approaches "
-                                                          "pass the hidden tests too.", kind="solution"))
+    if found.kind == "code":
+        body = f"```python\n{text}\n```\n\nCompare it with yours: other correct approaches pass the hidden tests too."
+    else:
+        body = text + "\n\nCompare it with yours, point by point against the rubric."
+    return _show(Note(f"Model answer — {found.id}", body, kind="solution"))
 
 
 def footer_html(result) -> str:
