@@ -140,6 +140,9 @@ def test_sample_size_mistakes():
     # right for the declared two-sided test, but `alternative` is never read
     expect_misconception(_check(lambda p0, p1, a, pw, alt: _statsmodels(p0, p1, a, pw)), "ignores_alternative")
     expect_misconception(_check(lambda p0, p1, a, pw, alt: -1.0), "not_a_sample_size")
+    # the learner review: Cohen's h without its absolute value; one-sided power finds no size for a decrease
+    expect_misconception(_check(lambda p0, p1, a, pw, alt: NormalIndPower().solve_power(
+        proportion_effectsize(p1, p0), alpha=a, power=pw, alternative=alt)), "fails_on_decrease")
     expect_misconception(_check(lambda p0, p1, a, pw, alt: 1.5 * _statsmodels(p0, p1, a, pw, alt)),
                          "wrong_sample_size")
 

@@ -131,6 +131,10 @@ def _matched(key: str) -> Callable[[Evidence], bool]:
 
 
 _SIZE_RUNGS = {
+    "fails_on_decrease": Misconception(
+        "fails_on_decrease", lambda e: getattr(e, "fails_on_decrease", False),
+        "Your sample_size works for an increase in conversion but raises for a decrease (p1 below p0): the effect "
+        "size it computes is negative for a decrease, and the power calculation refuses a negative effect."),
     "not_a_sample_size": Misconception(
         "not_a_sample_size", lambda e: e.bad,
         "{e.what} is not a positive number of users; a sample size counts the users each arm needs."),
@@ -181,7 +185,7 @@ def _size_ladder(*ids: str, passed: str) -> Ladder:
 
 
 SAMPLE_SIZE_FUNCTION = _size_ladder(
-    "not_a_sample_size", "one_sided_undeclared", "two_sided_undeclared", "ignored_rates", "ignored_alpha_power",
+    "fails_on_decrease", "not_a_sample_size", "one_sided_undeclared", "two_sided_undeclared", "ignored_rates", "ignored_alpha_power",
     "total_not_per_arm", "halved_per_arm", "one_arm_variance", "absolute_effect_as_cohens_h", "ignores_alternative",
     passed="Your sample_size agrees with the two-proportion power calculation in both test directions on every "
            "case tried, increases and decreases included.")
@@ -219,6 +223,8 @@ def sample_size_function(name: str, sample_size: Callable, *, alternative: str =
     """
     alt = normalise_alternative(alternative) or TWO_SIDED
     cases = [tuple(float(v) for v in c) for c in cases]
+    if _raises_only_on_decrease(sample_size, cases, (alt, _other(alt))):
+        return SAMPLE_SIZE_FUNCTION.fail(name, "fails_on_decrease")
     got = [float(sample_size(*c, alt)) for c in cases]
     e = _size_evidence(got, cases, alt, lambda i: f"Your sample_size {_case_kind(*cases[i])} ({alt})")
     if not e.right:
@@ -231,6 +237,24 @@ def sample_size_function(name: str, sample_size: Callable, *, alternative: str =
     if e.right:
         return passed(name, SAMPLE_SIZE_FUNCTION.passed)
     return SAMPLE_SIZE_FUNCTION.judge(name, e)
+
+
+def _raises_only_on_decrease(sample_size: Callable, cases, alternatives) -> bool:
+    """True when the function answers for an increase in every test direction but raises for a decrease in one
+    (a signed effect size: a one-sided power calculation finds no sample size for an effect of the wrong sign).
+    A function that raises on the increase too raises again below and is reported as an error."""
+    increases = [c for c in cases if c[1] > c[0]]
+    if not increases:
+        return False
+    for alt in alternatives:
+        float(sample_size(*increases[0], alt))
+    for alt in alternatives:
+        for c in (c for c in cases if c[1] < c[0]):
+            try:
+                float(sample_size(*c, alt))
+            except Exception:
+                return True
+    return False
 
 
 @check("users per arm", stub_hint="set `n_per_arm` with your sample_size function", ladder=N_PER_ARM)
