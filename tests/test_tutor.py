@@ -105,6 +105,16 @@ def test_hint_without_a_part_is_about_the_last_check_run():
     assert tutor.hint().title.endswith("churn_metric")
 
 
+def test_hint_follows_the_last_check_cell_run_even_when_it_failed_before_checking():
+    churn.metric_choice("accuracy")  # an earlier check ran ...
+    history = ["", "checks.churn.metric_choice(metric)", "checks.churn.split(X_train, X_test, y_train, y_test, "
+               "population_rate=y.mean())", "hint()"]  # ... then the split's check cell raised NameError
+    assert tutor.part_of_check(tutor._last_check_run(history)) == "churn_split"
+    assert tutor._last_check_run(["", "hint()"]) == "churn.metric_choice"  # no check cell in the history
+    answer = "best = checks.churn.expected_profit(p, p >= 0.3)"  # an answer cell using a public fact: not a check
+    assert tutor._last_check_run(["", "checks.churn.metric_choice(metric)", answer, "hint()"]) == "churn.metric_choice"
+
+
 def test_an_unknown_part_is_named_with_the_closest_ones():
     note = tutor.hint("churn_metrc")
     assert "no part 'churn_metrc'" in note.body and "'churn_metric'" in note.body

@@ -105,10 +105,27 @@ def part_of_check(source: str | None) -> str | None:
     return owners[0] if len(owners) == 1 else None
 
 
+def _last_check_run(history: list[str] | None = None) -> str | None:
+    """The check of the last check cell the learner ran: read from the kernel's input history (so a check cell
+    that failed before its check could run, e.g. on a NameError, still counts), else the last check that ran."""
+    if history is None:
+        try:
+            from IPython import get_ipython
+
+            shell = get_ipython()
+            history = list(shell.user_ns.get("In", [])) if shell is not None else []
+        except ImportError:  # pragma: no cover
+            history = []
+    for source in reversed(history[:-1] if history else []):  # the last input is the hint() call itself
+        for module, function in reversed(_CALL.findall(source)):
+            if part_of_check(f"{module}.{function}") is not None:  # a check, not a public fact like expected_profit
+                return f"{module}.{function}"
+    return check_result.SEEN.get("__last__")
+
+
 def _part(part: str | None) -> Part:
     if part is None:
-        last = check_result.SEEN.get("__last__")
-        part = part_of_check(last)
+        part = part_of_check(_last_check_run())
         if part is None:
             raise TutorError('Run a check cell first, or name the part, e.g. hint("churn_metric") '
                              "(the grade id printed under each check).")
