@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from lab_servers import ARTIFACTS, free_port, isolated_env, jupyter_args, keep_log, start_lab, stop_lab
+from lab_servers import ARTIFACTS, serving
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
@@ -101,11 +100,5 @@ def learner_lab(browser, tmp_path_factory):
         patch.setattr(paths, "workspace_dir", lambda: root)
         added = release.sync_workspace()
     assert root / "02_case_studies" / "churn_imbalance.ipynb" in added
-    port, token = free_port(), secrets.token_hex(16)
-    argv, env = lab.learner_command(root, jupyter_args(port, token))
-    running = start_lab(argv, isolated_env(env, scratch), root, port, token, scratch / "jupyter.log")
-    try:
+    with serving(lab.learner_command, root, scratch, "learner-jupyter.log") as running:
         yield running
-    finally:
-        stop_lab(running)
-        keep_log(running, "learner-jupyter.log")

@@ -3,8 +3,10 @@ folders, in their own process group, and stopped with their kernels."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -12,6 +14,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,3 +121,18 @@ def isolated_env(env: dict[str, str], scratch: Path) -> dict[str, str]:
 def keep_log(lab: Lab, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shutil.copy(lab.log, ARTIFACTS / name)
+
+
+@contextlib.contextmanager
+def serving(command: Callable[[Path, list[str]], tuple[list[str], dict[str, str]]], root: Path, scratch: Path,
+            log_name: str) -> Iterator[Lab]:
+    """JupyterLab from one of :mod:`mlcasebook.lab`'s commands on ``root``, for the ``with`` block; its log is
+    kept as an artefact named ``log_name``."""
+    port, token = free_port(), secrets.token_hex(16)
+    argv, env = command(root, jupyter_args(port, token))
+    running = start_lab(argv, isolated_env(env, scratch), root, port, token, scratch / "jupyter.log")
+    try:
+        yield running
+    finally:
+        stop_lab(running)
+        keep_log(running, log_name)

@@ -4,15 +4,11 @@ the student, and the lab carries nbgrader's menu (the learner's lab must not, se
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import shutil
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from lab_servers import ROOT, free_port, isolated_env, jupyter_args, keep_log, start_lab, stop_lab
+from lab_servers import ROOT, serving
 
 pytestmark = pytest.mark.slow
 
@@ -33,20 +29,14 @@ def instructor_lab(browser, tmp_path_factory):
     shutil.copytree(ROOT / "notebooks" / MODULE, course / "notebooks" / MODULE)  # the committed release
     from nbgrader.api import Gradebook
 
-    bindir = str(Path(sys.executable).parent)  # a new gradebook runs the venv's `alembic`
-    if bindir not in os.environ["PATH"].split(os.pathsep):
-        os.environ["PATH"] = bindir + os.pathsep + os.environ["PATH"]
+    from mlcasebook.release import _venv_on_path
+
+    _venv_on_path()  # a new gradebook runs the venv's `alembic`
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id="mlcasebook") as gb:  # nbgrader db ... add, in-process
         gb.add_assignment(MODULE)  # what the Formgrader lists (generate_assignment takes ~20 s more)
         gb.add_student(STUDENT, first_name="Alice", last_name="Example")
-    port, token = free_port(), secrets.token_hex(16)
-    argv, env = lab.instructor_command(course, jupyter_args(port, token))
-    running = start_lab(argv, isolated_env(env, scratch), course, port, token, scratch / "jupyter.log")
-    try:
+    with serving(lab.instructor_command, course, scratch, "instructor-jupyter.log") as running:
         yield running
-    finally:
-        stop_lab(running)
-        keep_log(running, "instructor-jupyter.log")
 
 
 def test_formgrader_lists_the_assignment(instructor_lab, page, shot):
