@@ -6,8 +6,10 @@ Each figure sits beside its baseline measured in the same run:
   same notebook (ratio, and the overhead in percent), and the same check with the namespace sandbox off; plain
   execution and check are timed --repeats times (default 3), interleaved, and the minimum of each is reported;
 * `nbgrader autograde` seconds for the same notebook in a scratch course (what a cohort instructor runs);
-* for notebooks with a ground truth: the reference solution's metric vs the generator's optimum.
-Options: --only NAME (substring of the notebook path), --suite (also time the whole test suite).
+* for notebooks with a ground truth: the reference solution's metric vs the generator's optimum;
+* a cohort (benchmarks/cohort.py): 20 submissions graded by `nbgrader autograde` and by `mlcasebook autograde
+  --workers 2` (and through a separate LocalCluster's scheduler): seconds, ratio, identical scores, worker memory.
+Options: --only NAME (substring of the notebook path), --suite (also time the whole test suite), --no-cohort.
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ def main() -> None:
     parser.add_argument("--only", default="", help="benchmark only notebooks whose path contains this")
     parser.add_argument("--suite", action="store_true", help="also time `make test`'s pytest runs")
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results.json"))
+    parser.add_argument("--no-cohort", action="store_true", help="skip the cohort throughput comparison")
     parser.add_argument("--repeats", type=int, default=3,
                         help="plain execution and check are each timed this many times, interleaved; the minimum is "
                              "reported (the run least disturbed by other work on the machine)")
@@ -137,6 +140,14 @@ def main() -> None:
             }
         results["notebooks"][name] = entry
         print(f"  autograde {auto_s} s", flush=True)
+    if not args.no_cohort:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        import cohort
+
+        print("· cohort: 20 submissions, nbgrader autograde vs mlcasebook autograde --workers 2", flush=True)
+        results["cohort"] = cohort.measure()
+        print(f"  ratio {results['cohort']['throughput_ratio_vs_nbgrader']}x, identical "
+              f"{results['cohort']['identical_scores_and_flags']}", flush=True)
     if args.suite:
         started = time.perf_counter()
         subprocess.run(["make", "test"], cwd=ROOT, env=_env(), check=False)

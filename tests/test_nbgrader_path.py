@@ -123,7 +123,7 @@ def test_autograde_in_sandbox_and_safe_feedback(course_dir, tmp_path, monkeypatc
     shutil.copy(ROOT / "nbgrader_config.py", course)
     done = nbgrader(course, "generate_assignment", MODULE, "--force")
     assert done.returncode == 0, done.stderr[-2000:]
-    released = course / "notebooks" / MODULE / f"{CASE}.ipynb"
+    released = course / "release" / MODULE / f"{CASE}.ipynb"
 
     hostile = nbformat.read(released, as_version=4)
     answers = hostile_answers(course)

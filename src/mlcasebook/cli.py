@@ -234,7 +234,39 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("workspace", help="copy new release notebooks into workspace/ (never overwrites)")
     p.set_defaults(func=cmd_workspace)
+
+    p = sub.add_parser("autograde", help="instructors: grade a cohort's submissions in parallel into nbgrader's gradebook",
+                       description="Run at the course root like `nbgrader autograde ASSIGNMENT`: grade every "
+                                   "submitted/<student>/ASSIGNMENT/ notebook in the sandbox on Dask workers and write "
+                                   "autograded/ and the gradebook as nbgrader does (Formgrader, generate_feedback and "
+                                   "export work unchanged). Unchanged submissions are skipped on a rerun. Exit 0 when "
+                                   "every submission was graded, 1 when some could not be (each is named), 2 on bad input.")
+    p.add_argument("assignment", help="the assignment (module folder), e.g. 02_case_studies")
+    p.add_argument("--student", action="append", metavar="ID", help="grade only this student (repeatable)")
+    p.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                   help="grading processes on this machine (default: one per core)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler, e.g. tcp://10.0.0.5:8786, whose workers "
+                                                          "run the same course install (default: a local cluster)")
+    p.add_argument("--timeout", type=_positive_seconds, default=None, metavar="S",
+                   help="seconds allowed per cell (default: ExecutePreprocessor.timeout in nbgrader_config.py)")
+    p.add_argument("--force", action="store_true", help="regrade submissions that did not change")
+    p.add_argument("--root", default=".", help="the course root (default: the current folder)")
+    p.set_defaults(func=cmd_autograde)
     return parser
+
+
+def cmd_autograde(args) -> int:
+    from mlcasebook import autograde
+
+    root = Path(args.root).expanduser().resolve()
+    try:
+        outcomes = autograde.run(root, args.assignment, students=args.student, workers=args.workers,
+                                 scheduler=args.scheduler, timeout=args.timeout, force=args.force)
+    except autograde.AutogradeError as exc:
+        print(f"mlcasebook autograde: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(autograde.table(outcomes))
+    return 1 if any(o.status == "error" for o in outcomes) else 0
 
 
 def main(argv: list[str] | None = None) -> int:

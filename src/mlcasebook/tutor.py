@@ -241,11 +241,15 @@ def model_answer(part: Part) -> str:
     path = part.case.source(paths.course_root())
     if not path.is_file():
         raise TutorError("The model answers are not part of this installation (your instructor has them).")
-    for cell in nbformat.read(path, as_version=4).cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == part.id:
-            text = _region(cell.source)
-            if text is not None:
-                return _with_signature(cell.source, text) if part.kind == "code" else text
+    # a written answer's model answer sits with its points rubric in the mark scheme of the question above it
+    # (``<id>_rubric``, a task cell the Formgrader shows graders); code parts and follow-ups keep theirs in place
+    wanted = [f"{part.id}_rubric", part.id] if part.kind == "written" else [part.id]
+    cells = {cell.metadata.get("nbgrader", {}).get("grade_id"): cell for cell in nbformat.read(path, as_version=4).cells}
+    for gid in wanted:
+        cell = cells.get(gid)
+        text = _region(cell.source) if cell is not None else None
+        if text is not None:
+            return _with_signature(cell.source, text) if part.kind == "code" else text
     raise TutorError(f"The solution notebook has no model answer for {part.id}.")
 
 

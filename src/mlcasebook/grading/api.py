@@ -47,19 +47,25 @@ def check_timeout(timeout) -> float:
 
 def grade_notebook(nb: nbformat.NotebookNode, source_path: Path, *, timeout: float = DEFAULT_TIMEOUT,
                    memory_mb: int = DEFAULT_MEMORY_MB, sandbox_kind: str | None = None,
-                   workdir: Path | None = None, hide=()) -> tuple[nbformat.NotebookNode, list, list[str], str]:
+                   workdir: Path | None = None, hide=(), source_nb=None, release_nb=None,
+                   ) -> tuple[nbformat.NotebookNode, list, list[str], str]:
     """Grade an already read learner notebook against ``source_path``.
 
     Returns the executed notebook (test cells hold the verdict outputs nbgrader scores), the parts, the notes,
     and the sandbox mechanism used. Shared by ``mlcasebook check`` and the nbgrader preprocessor, which passes
-    in ``hide`` the folders the sandbox must also hide (nbgrader's course root and gradebook).
+    in ``hide`` the folders the sandbox must also hide (nbgrader's course root and gradebook). ``source_nb`` and
+    ``release_nb``, when given, are used instead of reading ``source_path`` and its release (``mlcasebook
+    autograde`` sends them with each submission, so a Dask worker grades exactly the instructor's version).
     """
     timeout = check_timeout(timeout)
     # nbgrader's scoring rule is needed only at the end; its import (~1.5 s) overlaps the notebook's execution
     threading.Thread(target=importlib.import_module, args=("nbgrader.utils",), daemon=True).start()
-    source = nbformat.read(source_path, as_version=4)
-    release_path = release_of(source_path)
-    release = nbformat.read(release_path, as_version=4) if release_path.is_file() else None
+    source = source_nb if source_nb is not None else nbformat.read(source_path, as_version=4)
+    if release_nb is not None:
+        release = release_nb
+    else:
+        release_path = release_of(source_path)
+        release = nbformat.read(release_path, as_version=4) if release_path.is_file() else None
     rebuilt, notes = rebuild(source, nb, release)
     base = scratch()
     verdict = None

@@ -53,7 +53,9 @@ class Run:
 class _KernelManager(AsyncKernelManager):
     """Starts the kernel inside the sandbox; talks to it over Unix sockets (the sandbox has no network).
 
-    All kernels of a grading process share one ZMQ context: one per kernel would leak its file descriptors.
+    All kernels of a grading process and their clients share one ZMQ context: a context per kernel, or the one each
+    client made for itself, kept its io threads' file descriptors (13 per graded notebook) and logged "Could not
+    destroy zmq context" in ``nbgrader autograde``; a long cohort run would have reached the open-file limit.
     """
 
     sandbox: Sandbox | None = None
@@ -62,6 +64,10 @@ class _KernelManager(AsyncKernelManager):
         import zmq.asyncio
 
         return zmq.asyncio.Context.instance()
+
+    def client(self, **kwargs):
+        kwargs.setdefault("context", self.context)
+        return super().client(**kwargs)
 
     def format_kernel_cmd(self, extra_arguments=None):
         return self.sandbox.command(super().format_kernel_cmd(extra_arguments))

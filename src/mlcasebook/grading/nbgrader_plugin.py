@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 import nbformat
-from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor, OverwriteCells, SaveAutoGrades
 from traitlets import Bool, Integer, Unicode
 
 from mlcasebook.grading.rebuild import TEST, grade_id, kind_of, nbgrader_meta
@@ -269,4 +269,50 @@ class SafeFeedback(NbGraderPreprocessor):
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
                 out["traceback"] = [one_line(out)]
+        return cell, resources
+
+
+def released_source(source: str) -> str:
+    """A cell's source as ``generate_assignment`` releases it: hidden tests and mark schemes removed."""
+    from nbgrader.preprocessors import ClearHiddenTests, ClearMarkScheme
+
+    cell = nbformat.v4.new_markdown_cell(source)
+    ClearHiddenTests()._remove_hidden_test_region(cell)
+    ClearMarkScheme()._remove_mark_scheme_region(cell)
+    return cell.source
+
+
+class ReleasedCellsAreUnchanged(OverwriteCells):
+    """nbgrader's ``OverwriteCells`` without its false alarm (jupyter/nbgrader#1961).
+
+    nbgrader stores each locked cell's checksum as it is in the source, hidden tests and mark scheme included, then
+    compares it with the submitted cell, which never holds them: every untouched test cell was reported as
+    "checksum has changed". A locked cell whose submitted source is exactly the released one is restored from the
+    gradebook without that warning; a cell the learner did edit is still reported and restored, as before."""
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        gid = nbgrader_meta(cell).get("grade_id")
+        if gid and nbgrader_meta(cell).get("locked"):
+            try:
+                stored = self.gradebook.find_source_cell(gid, self.notebook_id, self.assignment_id)
+            except Exception:  # a cell the gradebook does not know: nbgrader's own handling says so
+                stored = None
+            if stored is not None and stored.locked and cell.source == released_source(stored.source):
+                cell.source = stored.source
+        return super().preprocess_cell(cell, resources, cell_index)
+
+
+class SaveGrades(SaveAutoGrades):
+    """nbgrader's ``SaveAutoGrades``, except that a 0-point task (the follow-up questions, a rubric) is scored 0 of 0
+    instead of waiting for a grader: nbgrader saves no score for a task cell, so its grade keeps the gradebook's
+    default "needs manual grade" and every submission, even a blank one, waited for a grader."""
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        cell, resources = super().preprocess_cell(cell, resources, cell_index)
+        meta = nbgrader_meta(cell)
+        if meta.get("task") and float(meta.get("points", 0) or 0) == 0:
+            grade = self.gradebook.find_grade(meta["grade_id"], self.notebook_id, self.assignment_id, self.student_id)
+            grade.auto_score = 0.0
+            grade.needs_manual_grade = grade.manual_score is not None
+            self.gradebook.db.commit()
         return cell, resources

@@ -1,0 +1,139 @@
+"""Cohort throughput: the same submissions graded by `nbgrader autograde` and by `mlcasebook autograde`.
+
+One scratch course per grader, built identically: the 05_experimentation assignment (two notebooks), ten students
+handing in both, so twenty submissions: two solutions, two blank releases and six fixtures per notebook (fixtures
+are learner answers with known scores). Reported: wall seconds of each grader, the throughput ratio, whether every
+cell's score and manual-grading flag agree with nbgrader's, and the peak memory of each worker and its kernels.
+`mlcasebook autograde` runs twice: on its embedded LocalCluster (`--workers 2`) and on a separate LocalCluster
+reached through `--scheduler`, the path a multi-machine Dask cluster takes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULE = "05_experimentation"
+NOTEBOOKS = ("ab_test_design", "ab_test_pitfalls")
+STUDENTS = 10
+
+
+def _env() -> dict:
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "MPLBACKEND": "Agg", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+
+
+def _run(course: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(list(args), cwd=course, env=_env(), capture_output=True, text=True, check=True)
+
+
+def build_course(course: Path) -> list[str]:
+    """A course with the assignment generated and every student's two notebooks submitted; returns the students."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from notebook_fixtures import build_submission
+
+    (course / "solutions").mkdir(parents=True)
+    shutil.copytree(ROOT / "solutions" / MODULE, course / "solutions" / MODULE)
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    _run(course, sys.executable, "-m", "nbgrader", "generate_assignment", MODULE)
+    students = [f"learner{i:02d}" for i in range(STUDENTS)]
+    for name in NOTEBOOKS:
+        fixtures = sorted((ROOT / "tests" / "submissions" / MODULE / name).glob("*.toml"))[:STUDENTS - 4]
+        with tempfile.TemporaryDirectory() as tmp:
+            made = [build_submission(f, Path(tmp) / f.stem) for f in fixtures]
+            sources = [ROOT / "solutions" / MODULE / f"{name}.ipynb"] * 2 + \
+                      [course / "release" / MODULE / f"{name}.ipynb"] * 2 + made
+            for student, src in zip(students, sources, strict=True):
+                dest = course / "submitted" / student / MODULE
+                dest.mkdir(parents=True, exist_ok=True)
+                shutil.copy(src, dest / f"{name}.ipynb")
+                (dest / "timestamp.txt").write_text("2026-12-01 12:00:00.000000 UTC")
+    for student in students:
+        _run(course, sys.executable, "-m", "nbgrader", "db", "student", "add", student)
+    return students
+
+
+def scores(course: Path, students: list[str]) -> dict:
+    from nbgrader.api import Gradebook
+
+    from mlcasebook.release import _venv_on_path
+
+    _venv_on_path()
+
+    out = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id="mlcasebook") as gb:
+        for student in students:
+            for name in NOTEBOOKS:
+                nb = gb.find_submission_notebook(name, MODULE, student)
+                for g in nb.grades:
+                    out[(student, name, g.name)] = (g.score, g.needs_manual_grade)
+    return out
+
+
+def measure() -> dict:
+    from dask.distributed import LocalCluster
+
+    from mlcasebook import autograde
+
+    with tempfile.TemporaryDirectory(prefix="mlcasebook-cohort-") as tmp:
+        base = Path(tmp)
+        courses = {k: base / k for k in ("nbgrader", "embedded", "scheduler")}
+        students = []
+        for course in courses.values():
+            students = build_course(course)
+
+        started = time.perf_counter()
+        _run(courses["nbgrader"], sys.executable, "-m", "nbgrader", "autograde", MODULE)
+        nbgrader_s = time.perf_counter() - started
+
+        started = time.perf_counter()
+        embedded = autograde.run(courses["embedded"], MODULE, workers=2, progress=False)
+        embedded_s = time.perf_counter() - started
+
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit=0)
+        try:
+            started = time.perf_counter()
+            remote = autograde.run(courses["scheduler"], MODULE, scheduler=cluster.scheduler_address, progress=False)
+            scheduler_s = time.perf_counter() - started
+        finally:
+            cluster.close()
+
+        reference = scores(courses["nbgrader"], students)
+        agree = {k: scores(courses[k], students) == reference for k in ("embedded", "scheduler")}
+        differ = sorted(k for k, v in scores(courses["embedded"], students).items() if reference.get(k) != v)[:5]
+        workers: dict = {}
+        for o in embedded:
+            pid = o.extra.get("worker_pid")
+            if pid is not None:
+                w = workers.setdefault(pid, {"worker_peak_mb": 0.0, "kernel_peak_mb": 0.0, "submissions": 0})
+                w["worker_peak_mb"] = max(w["worker_peak_mb"], o.extra.get("worker_peak_mb") or 0.0)
+                w["kernel_peak_mb"] = max(w["kernel_peak_mb"], o.extra.get("kernel_peak_mb") or 0.0)
+                w["submissions"] += 1
+        n = len(students) * len(NOTEBOOKS)
+        return {
+            "submissions": n,
+            "assignment": f"{MODULE} ({', '.join(NOTEBOOKS)})",
+            "nbgrader_autograde_seconds": round(nbgrader_s, 1),
+            "mlcasebook_autograde_workers_2_seconds": round(embedded_s, 1),
+            "mlcasebook_autograde_scheduler_seconds": round(scheduler_s, 1),
+            "throughput_ratio_vs_nbgrader": round(nbgrader_s / embedded_s, 2),
+            "throughput_ratio_vs_nbgrader_scheduler": round(nbgrader_s / scheduler_s, 2),
+            "submissions_per_minute": {"nbgrader": round(60 * n / nbgrader_s, 1),
+                                       "mlcasebook_workers_2": round(60 * n / embedded_s, 1)},
+            "identical_scores_and_flags": agree,
+            "first_differences": [list(k) for k in differ],
+            "graded": {k: sum(1 for o in v if o.status == "graded") for k, v in (("embedded", embedded), ("scheduler", remote))},
+            "peak_memory_per_worker_mb": list(workers.values()),
+        }
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(measure(), indent=2))
