@@ -97,10 +97,10 @@ def _submissions(coursedir, assignment: str, students: list[str] | None) -> dict
 
 
 def plan(root: Path, assignment: str, students: list[str] | None = None):
-    """What to grade: (coursedir, {notebook: source text}, {student: folder}, db_url)."""
+    """What to grade: (coursedir, its config, {notebook: source text}, {student: folder})."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    coursedir, _config = course(root)
+    coursedir, config = course(root)
     with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
         try:
             notebooks = [nb.name for nb in gb.find_assignment(assignment).notebooks]
@@ -113,7 +113,7 @@ def plan(root: Path, assignment: str, students: list[str] | None = None):
         if not path.is_file():
             raise AutogradeError(f"the gradebook lists {assignment}/{name} but {path} does not exist.")
         sources[name] = path.read_text(encoding="utf-8")
-    return coursedir, sources, _submissions(coursedir, assignment, students)
+    return coursedir, config, sources, _submissions(coursedir, assignment, students)
 
 
 def _hidden_folders(coursedir) -> list[str]:
@@ -234,8 +234,7 @@ def run(root: Path, assignment: str, *, students: list[str] | None = None, worke
     from mlcasebook.grading import pool
     from mlcasebook.grading.sandbox import DEFAULT_MEMORY_MB
 
-    coursedir, sources, folders = plan(root, assignment, students)
-    _coursedir, config = course(root)
+    coursedir, config, sources, folders = plan(root, assignment, students)
     if timeout is None:
         configured = config.get("ExecutePreprocessor", {}).get("timeout", 120)
         timeout = float(configured) if configured and configured > 0 else 3600.0
