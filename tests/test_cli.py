@@ -223,6 +223,17 @@ def test_release_is_idempotent_and_refuses_to_overwrite_hand_edits(env, capsys):
     assert release.read_text() == original
 
 
+def test_release_of_one_named_notebook_and_of_a_missing_one(env, capsys):
+    release = env / "notebooks" / "00_demo" / "mini.ipynb"
+    hand_edited = release.read_text().replace("Mini", "Mini, edited by hand", 1)
+    release.write_text(hand_edited)
+    assert cli.main(["release", "00_demo", "--notebook", "no_such_case"]) == 1
+    assert "no notebook no_such_case in solutions/00_demo" in capsys.readouterr().err
+    assert release.read_text() == hand_edited
+    assert cli.main(["release", "00_demo", "--notebook", "mini", "--force"]) == 0
+    assert "edited by hand" not in release.read_text()
+
+
 def test_release_contains_no_solution_or_hidden_test(env):
     text = (env / "notebooks" / "00_demo" / "mini.ipynb").read_text()
     for secret in ("value = 42", "return 2 * x", "assert value == 42", "BEGIN SOLUTION", "HIDDEN TESTS"):

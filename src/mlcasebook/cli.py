@@ -81,7 +81,7 @@ def cmd_release(args) -> int:
     from mlcasebook import release
 
     try:
-        outcomes = release.release(force=args.force, assignment_ids=args.module or None)
+        outcomes = release.release(force=args.force, assignment_ids=args.module or None, notebooks=args.notebook)
     except (release.ReleaseError, FileNotFoundError) as exc:
         print(f"mlcasebook release: {exc}", file=sys.stderr)
         return EXIT_FAILURE
@@ -212,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Regenerate the learner releases in notebooks/ from solutions/. Idempotent; "
                                    "refuses to overwrite a release file edited by hand unless --force.")
     p.add_argument("module", nargs="*", help="module folders to release (default: all)")
+    p.add_argument("--notebook", action="append", metavar="NAME",
+                   help="release only this notebook of the module(s) (name without .ipynb; repeatable)")
     p.add_argument("--force", action="store_true", help="overwrite release files even if edited by hand")
     p.set_defaults(func=cmd_release)
 

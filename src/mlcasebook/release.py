@@ -66,8 +66,10 @@ def _venv_on_path() -> None:
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
 
 
-def generate(assignment_ids: list[str] | None = None) -> dict[Path, str]:
-    """Run nbgrader generate_assignment in a scratch course; return {release path: file text}."""
+def generate(assignment_ids: list[str] | None = None, notebooks: list[str] | None = None) -> dict[Path, str]:
+    """Run nbgrader generate_assignment in a scratch course; return {release path: file text}.
+
+    ``notebooks`` (names without ``.ipynb``) limits each module to those notebooks."""
     from nbgrader.apps import NbGraderAPI
     from traitlets.config import Config
 
@@ -82,7 +84,10 @@ def generate(assignment_ids: list[str] | None = None) -> dict[Path, str]:
             dest = root / "source" / aid
             dest.mkdir(parents=True)
             for nb_path in sorted(src.glob("*.ipynb")):
-                shutil.copy2(nb_path, dest / nb_path.name)
+                if notebooks is None or nb_path.stem in notebooks:
+                    shutil.copy2(nb_path, dest / nb_path.name)
+            if not any(dest.iterdir()):
+                raise FileNotFoundError(f"no notebook {', '.join(notebooks or [])} in solutions/{aid}")
         config = Config()
         config.CourseDirectory.root = str(root)
         config.CourseDirectory.course_id = "mlcasebook"
@@ -145,9 +150,10 @@ def tag_cells_that_need_answers(nb: nbformat.NotebookNode) -> None:
                 tags.append(NEEDS_ANSWER_TAG)
 
 
-def release(*, force: bool = False, assignment_ids: list[str] | None = None) -> list[Outcome]:
+def release(*, force: bool = False, assignment_ids: list[str] | None = None,
+            notebooks: list[str] | None = None) -> list[Outcome]:
     outcomes = []
-    for path, text in generate(assignment_ids).items():
+    for path, text in generate(assignment_ids, notebooks).items():
         if path.is_file() and path.read_text() == text:
             outcomes.append(Outcome(path, "unchanged"))
             continue
