@@ -40,16 +40,19 @@ workspace: install
 ## Everyone: the whole test suite (unit tests and doctests, grading validity, release sync, nbval on every notebook, ruff).
 ## nbval runs each notebook's cells in order in one kernel, so notebooks are spread over workers whole (loadscope);
 ## the tests are shared out by work stealing, so a worker left with the slow grading tests hands some over.
+## One BLAS/OpenMP thread per process: two workers already fill two cores, and extra threads only contend
+## (a small logistic regression fit is 9x slower with default threads on a busy 2-core machine).
+SINGLE_THREADED = OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 test: install
 	@status=0; \
-	MPLBACKEND=Agg $(BIN)/python -m pytest -n 2 -p no:cacheprovider --nbval-lax --dist loadscope solutions notebooks $(ARGS) || status=1; \
-	MPLBACKEND=Agg $(BIN)/python -m pytest -n 2 --dist worksteal -p no:cacheprovider --doctest-modules tests src/mlcasebook $(ARGS) || status=1; \
+	$(SINGLE_THREADED) MPLBACKEND=Agg $(BIN)/python -m pytest -n 2 -p no:cacheprovider --nbval-lax --dist loadscope solutions notebooks $(ARGS) || status=1; \
+	$(SINGLE_THREADED) MPLBACKEND=Agg $(BIN)/python -m pytest -n 2 --dist worksteal -p no:cacheprovider --doctest-modules tests src/mlcasebook $(ARGS) || status=1; \
 	$(BIN)/ruff check src tests benchmarks || status=1; \
 	exit $$status
 
 ## Quick loop while writing checks: everything that does not execute a notebook.
 test-fast: install
-	$(BIN)/python -m pytest -m "not slow" tests $(ARGS)
+	$(SINGLE_THREADED) $(BIN)/python -m pytest -m "not slow" tests $(ARGS)
 
 ## Benchmarks: writes benchmarks/results.json.
 bench: install

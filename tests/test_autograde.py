@@ -67,3 +67,44 @@ def test_a_corrupt_submission_is_reported_and_the_others_are_graded(course):
     assert done.returncode == 0 and "skipped" in done.stdout  # unchanged since graded
     done = mlcasebook(course, "autograde", MODULE, "--student", "zed")
     assert done.returncode == 2 and "zed" in done.stderr
+
+
+LATE_PLUGIN = """
+from nbgrader.plugins import LateSubmissionPlugin
+
+
+class PointPerDay(LateSubmissionPlugin):
+    def late_submission_penalty(self, student_id, score, total_seconds_late):
+        return float(-(-total_seconds_late // 86_400))
+"""
+
+
+def test_the_configured_late_penalty_is_assigned_as_nbgrader_does(course):
+    """nbgrader_config.py's late-submission plugin sets the notebook's penalty in the gradebook (nbgrader's default
+    plugin gives none); a submission on time gets none."""
+    (course / "late_plugin.py").write_text(LATE_PLUGIN)
+    config = course / "nbgrader_config.py"
+    original = config.read_text()
+    config.write_text(original + '\nc.AssignLatePenalties.plugin_class = "late_plugin.PointPerDay"\n')
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    try:
+        subprocess.run([sys.executable, "-m", "nbgrader", "db", "assignment", "add", MODULE,
+                        "--duedate=2026-01-10 12:00:00 UTC"], cwd=course, check=True, capture_output=True, env=env)
+        solution = (ROOT / "solutions" / MODULE / f"{CASE}.ipynb").read_text()
+        for student, stamp in (("late_lou", "2026-01-12 09:00:00 UTC"), ("timely_tim", "2026-01-10 11:00:00 UTC")):
+            hand_in(course, student, solution).with_name("timestamp.txt").write_text(stamp)
+        done = mlcasebook(course, "autograde", MODULE, "--student", "late_lou", "--student", "timely_tim",
+                          "--workers", "1")
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "late: 2 points off" in done.stdout  # 44.9 hours late: two started days
+        from nbgrader.api import Gradebook
+
+        with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+            late = gb.find_submission_notebook(CASE, MODULE, "late_lou")
+            timely = gb.find_submission_notebook(CASE, MODULE, "timely_tim")
+            assert late.late_submission_penalty == 2.0 and late.score == timely.score > 0
+            assert timely.late_submission_penalty is None
+    finally:
+        config.write_text(original)
+        for student in ("late_lou", "timely_tim"):
+            shutil.rmtree(course / "submitted" / student, ignore_errors=True)

@@ -161,7 +161,7 @@ def _unchanged_answers(submission: nbformat.NotebookNode | None, release: nbform
 
 
 def record(gb, coursedir, assignment: str, student: str, notebook: str, result: dict | None,
-           unchanged: set[str]) -> tuple[float, float, int]:
+           unchanged: set[str], late=None) -> tuple[float, float, int]:
     """Write one notebook's grades as SaveAutoGrades (and :class:`~mlcasebook.grading.nbgrader_plugin.SaveGrades`)
     would; ``result`` None means not handed in (every grade 0, nothing to grade by hand). Returns score, max, manual."""
     from nbgrader.api import TaskCell
@@ -187,8 +187,31 @@ def record(gb, coursedir, assignment: str, student: str, notebook: str, result: 
             grade.needs_manual_grade = grade.manual_score is not None
     for comment in submitted.comments:
         comment.auto_comment = "No response." if comment.name in unchanged else None  # nbgrader: None when not handed in
+    if late is not None:
+        late(submitted)
     gb.db.commit()
     return float(submitted.score), float(submitted.max_score), sum(1 for g in submitted.grades if g.needs_manual_grade)
+
+
+def late_penalties(config):
+    """What nbgrader's ``AssignLatePenalties`` step does, with the plugin ``nbgrader_config.py`` names
+    (``c.AssignLatePenalties.plugin_class``; nbgrader's default gives no penalty): a callable that sets one
+    submitted notebook's ``late_submission_penalty`` from its submission's ``total_seconds_late``."""
+    from nbgrader.preprocessors import AssignLatePenalties
+
+    step = AssignLatePenalties(config=config)
+    step.init_plugin()
+
+    def assign(notebook) -> None:
+        submission = notebook.assignment
+        notebook.late_submission_penalty = None
+        if submission.total_seconds_late > 0:
+            penalty = step.plugin_inst.late_submission_penalty(submission.student.id, notebook.score,
+                                                               submission.total_seconds_late)
+            if penalty is not None:
+                notebook.late_submission_penalty = step._check_late_penalty(notebook, penalty)
+
+    return assign
 
 
 def autograded_notebook(gb, assignment: str, notebook: str, executed_text: str) -> str:
@@ -290,6 +313,7 @@ def run(root: Path, assignment: str, *, students: list[str] | None = None, worke
                 cluster.close()
 
     keys = {(t["student"], t["notebook"]): k for t, k in tasks}
+    late = late_penalties(config)
     with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
         for student, folder in folders.items():
             graded_here = [name for name in sources if (student, name) in results]
@@ -303,7 +327,7 @@ def run(root: Path, assignment: str, *, students: list[str] | None = None, worke
             for name in sources:
                 path = folder / f"{name}.ipynb"
                 if not path.is_file():
-                    score, top, _manual = record(gb, coursedir, assignment, student, name, None, set())
+                    score, top, _manual = record(gb, coursedir, assignment, student, name, None, set(), late)
                     outcomes.append(Outcome(student, name, "missing", score, top, 0, 0.0, "not handed in: 0 points"))
                     continue
                 result = results.get((student, name))
@@ -319,12 +343,14 @@ def run(root: Path, assignment: str, *, students: list[str] | None = None, worke
                 except Exception:
                     submitted_nb = None
                 unchanged = _unchanged_answers(submitted_nb, release)
-                score, top, manual = record(gb, coursedir, assignment, student, name, result, unchanged)
+                score, top, manual = record(gb, coursedir, assignment, student, name, result, unchanged, late)
                 (dest / f"{name}.ipynb").write_text(autograded_notebook(gb, assignment, name, result["executed"]),
                                                     encoding="utf-8")
                 state[student][name] = keys[(student, name)]
+                penalty = gb.find_submission_notebook(name, assignment, student).late_submission_penalty
+                notes = [*result.get("notes", []), *([f"late: {penalty:g} points off"] if penalty else [])]
                 outcomes.append(Outcome(student, name, "graded", score, top, manual, result.get("seconds", 0.0),
-                                        "; ".join(result.get("notes", [])),
+                                        "; ".join(notes),
                                         {k: result.get(k) for k in ("worker_peak_mb", "kernel_peak_mb", "worker_pid")}))
             dest.mkdir(parents=True, exist_ok=True)
             (dest / STATE).write_text(json.dumps(state[student], indent=1))
