@@ -29,7 +29,18 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from mlcasebook import datasets
-from mlcasebook.checks import ab_design, ab_pitfalls, bias_variance, churn, metrics, residuals
+from mlcasebook.cases import retraining as retraining_case
+from mlcasebook.checks import (
+    ab_design,
+    ab_pitfalls,
+    bias_variance,
+    churn,
+    degradation,
+    drift,
+    metrics,
+    residuals,
+    retraining,
+)
 from test_checks_ab_design import _cuped, _one_sided_interval, _wald, _with_se
 from test_checks_ab_pitfalls import (
     clustered_robust,
@@ -44,7 +55,82 @@ from test_checks_ab_pitfalls import (
     segment_effects,
 )
 from test_checks_bias_variance import fit_and_report, make_ridge, make_ridge_unscaled
+from test_checks_degradation import (
+    accuracy_flipped,
+    auc_as_flagged_precision,
+    decided_on_calibrated,
+    drift_is_concept,
+    drop_is_concept,
+    isotonic_pairs,
+    kind_feature_psi,
+    kind_score_ks_hanley,
+    label_free_only,
+    labels_only,
+    p_value_alarm,
+    platt_roc_curve,
+    predictions_as_labels,
+    raw_scores,
+    reference_performance,
+    threshold_from_notebook,
+)
+from test_checks_drift import GOOD_DECISION as DRIFT_DECISION
+from test_checks_drift import (
+    GOOD_FINDINGS,
+    domain_all_columns,
+    domain_in_sample,
+    domain_logistic,
+    domain_model,
+    domain_tree,
+    domain_wrong_class,
+    make_table,
+    psi_chi_square,
+    psi_codes,
+    psi_current_quantiles,
+    psi_equal_width_laplace,
+    psi_histogram_drops,
+    psi_infinite_edges,
+    psi_kl,
+    psi_no_floor,
+    psi_numbers_only,
+    psi_own_bins,
+    psi_positional,
+    psi_quantile,
+    psi_reference_categories,
+    rule_features,
+    rule_loose,
+    rule_pvalue,
+    rule_solution,
+    rule_strict,
+    shift_by_hand,
+    shift_energy,
+    shift_global_mu,
+    shift_good,
+    shift_own_bins,
+    shift_pvalue,
+    shift_scaled_ks,
+    shift_tuple,
+)
+from test_checks_drift import _with as findings_with
 from test_checks_residuals import _linear, make_features
+from test_checks_retraining import RIGHT as RETRAINING_DECISION
+from test_checks_retraining import (
+    against_first_model,
+    bootstrap_log_loss,
+    cusum_policy,
+    every_quarter,
+    hair_trigger,
+    holdout_rate,
+    mcnemar,
+    never,
+    on_drift_alert,
+    paired_errors,
+    pooled_policy,
+    rows_between,
+    rows_mask,
+    rows_query,
+    solution_policy,
+    twelve_weeks_sure,
+)
 
 SEED = 987_654  # a hidden seed
 N = 3_217  # a hidden sample size
@@ -485,6 +571,432 @@ for _name, _run, _status, _mis in [
 ]:
     case(f"residuals_{_name}")(lambda run=_run, s=_status, m=_mis: Case(run(), s, m, [SEED, 1_234, 1_233],
                                                                         RESID_NUMBERS))
+
+
+# ------------------------------------------------------------------------------------ monitoring: shared
+
+SEED_B = 246_813  # a second hidden seed, for the checks whose planted answers SEED does not all separate (see below)
+
+
+def _recorded(fn):
+    """``fn`` and the list of what it returns, call by call: the learner's outputs on the hidden inputs."""
+    outputs = []
+
+    def wrapped(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        outputs.append(out)
+        return out
+
+    return wrapped, outputs
+
+
+def _numbers(outputs) -> list[float]:
+    """The finite numbers among recorded outputs (numbers, tuples, dicts, Series of numbers)."""
+    out = []
+    for value in outputs:
+        if isinstance(value, pd.Series):
+            value = value.to_dict()
+        values = value.values() if isinstance(value, dict) else value if isinstance(value, tuple | list) else [value]
+        for v in values:
+            if isinstance(v, int | float | np.number) and not isinstance(v, bool | np.bool_) and np.isfinite(v):
+                out.append(float(v))
+    return out
+
+
+def _choices_case(check, answer, status, misconception):
+    """A fixed-answer check (a decision dict, the findings): no hidden input, so the case proves the message holds no
+    number and no count (whether it gives the answer away is tests/giveaways.py's concern)."""
+    return Case(check(answer), status, misconception)
+
+
+# ------------------------------------------------------------------------------------ drift detection
+
+# SEED_B here: at SEED the PSI check names np.histogram's dropped values "bins_recomputed" (as on about a third of
+# seeds) and a PSI > 0.009 rule raises too few false alarms to be named (as on about half of them).
+
+
+@cache
+def _psi_references():
+    return [drift.reference_psi(r, c) for r, c in drift.psi_cases(SEED_B).values()]
+
+
+def _psi_case(fn, status, misconception):
+    wrapped, outputs = _recorded(fn)
+    result = drift.psi_function(wrapped, seed=SEED_B)
+    return Case(result, status, misconception, [SEED_B, 5_000, *_numbers(outputs), *_psi_references()])
+
+
+for _name, _fn, _status, _mis in [
+    ("right", psi_quantile, "passed", None),
+    ("equal_width_laplace", psi_equal_width_laplace, "passed", None),
+    ("infinite_edges", psi_infinite_edges, "passed", None),
+    ("numbers_only", psi_numbers_only, "failed", "categorical_not_handled"),
+    ("no_floor", psi_no_floor, "failed", "zero_bins_inf"),
+    ("own_bins", psi_own_bins, "failed", "bins_recomputed"),
+    ("current_quantiles", psi_current_quantiles, "failed", "bins_recomputed"),
+    ("histogram_drops", psi_histogram_drops, "failed", "out_of_range_dropped"),
+    ("kl", psi_kl, "failed", "kl_not_psi"),
+    ("positional", psi_positional, "failed", "categories_misaligned"),
+    ("codes", psi_codes, "failed", "categories_misaligned"),
+    ("reference_categories", psi_reference_categories, "failed", "new_category_ignored"),
+    ("chi_square", psi_chi_square, "failed", "wrong_psi"),
+]:
+    case(f"drift_psi_{_name}")(lambda fn=_fn, s=_status, m=_mis: _psi_case(fn, s, m))
+
+SHIFT_MUS, SHIFT_N = (0.2345, 0.6789, 0.9123), 43_210  # hidden mean shifts (each <= 1) and sample size
+
+
+def _shift_case(fn, status, misconception):
+    wrapped, outputs = _recorded(fn)
+    result = drift.shift_function(wrapped, mus=SHIFT_MUS, n=SHIFT_N, seed=SEED_B)
+    theory = [v for mu in SHIFT_MUS for v in drift.theory(mu).values()]
+    return Case(result, status, misconception, [SEED_B, SHIFT_N, *SHIFT_MUS, *theory, *_numbers(outputs)])
+
+
+for _name, _fn, _status, _mis in [
+    ("right", shift_good, "passed", None),
+    ("by_hand", shift_by_hand, "passed", None),
+    ("tuple", shift_tuple, "failed", "missing_statistic"),
+    ("global_mu", shift_global_mu, "failed", "ignores_mu"),
+    ("pvalue", shift_pvalue, "failed", "ks_pvalue_not_statistic"),
+    ("energy", shift_energy, "failed", "w1_off"),
+    ("scaled_ks", shift_scaled_ks, "failed", "ks_off"),
+    ("own_bins", shift_own_bins, "failed", "psi_off"),
+]:
+    case(f"drift_shift_{_name}")(lambda fn=_fn, s=_status, m=_mis: _shift_case(fn, s, m))
+
+
+# the KS p-value, KS statistic and PSI of the notebook's own two samples of 10^6 (tests/test_checks_drift.py
+# recomputes them): public figures, since big_n takes no hidden input
+BIG_N = (8.3e-30, 0.0082, 0.00041)
+
+
+def _big_n_case(answer, status, misconception):
+    p, _, psi = BIG_N
+    allowed = {f"{p:.0e}", f"{psi:.4f}"} if status == "passed" else set()  # the passing sentence quotes them back
+    return Case(drift.big_n(answer(*BIG_N)), status, misconception, allowed=allowed)
+
+
+for _name, _answer, _status, _mis in [
+    ("right", lambda p, d, psi: {"ks_pvalue": p, "psi": psi, "alert": False}, "passed", None),
+    ("list", lambda p, d, psi: [p, psi, False], "failed", "not_a_dict"),
+    ("statistic", lambda p, d, psi: {"ks_pvalue": d, "psi": psi, "alert": False}, "failed", "statistic_as_pvalue"),
+    ("alarm", lambda p, d, psi: {"ks_pvalue": p, "psi": psi, "alert": True}, "failed", "pvalue_alarm"),
+    ("pvalue", lambda p, d, psi: {"ks_pvalue": 0.31, "psi": psi, "alert": False}, "failed", "wrong_pvalue"),
+    ("psi", lambda p, d, psi: {"ks_pvalue": p, "psi": 0.4, "alert": False}, "failed", "wrong_big_n_psi"),
+]:
+    case(f"drift_big_n_{_name}")(lambda a=_answer, s=_status, m=_mis: _big_n_case(a, s, m))
+
+
+@cache
+def _alert_table(psi=psi_quantile, previous=False):
+    """make_table(psi, previous), its table computed once per stream (the cases share the hidden streams)."""
+    table, memo = make_table(psi, previous), {}
+
+    def drift_table(frame, features, reference_windows):
+        key = (int(pd.util.hash_pandas_object(frame).sum()), tuple(features), reference_windows)
+        if key not in memo:
+            memo[key] = table(frame, features, reference_windows)
+        return memo[key].copy()
+
+    return drift_table
+
+
+def _alert_case(table, rule, status, misconception):
+    result = drift.alert_function(table, rule, seed=SEED_B)
+    streams = drift.alert_streams(SEED_B)
+    sizes = [len(s.frame) for s in streams.values()] + [len(s.frame) // s.frame["window"].nunique()
+                                                         for s in streams.values()]
+    return Case(result, status, misconception, [SEED_B, *sizes, 0.06, 0.08])
+
+
+for _name, _table, _rule, _status, _mis in [
+    ("right", lambda: _alert_table(), rule_solution, "passed", None),
+    ("features", lambda: _alert_table(), rule_features, "failed", "no_alert_table"),
+    ("pvalue", lambda: _alert_table(), rule_pvalue, "failed", "pvalues_alone"),
+    ("previous", lambda: _alert_table(previous=True), rule_solution, "failed", "compared_with_previous"),
+    ("positional", lambda: _alert_table(psi_positional), rule_solution, "failed", "categories_misaligned"),
+    ("loose", lambda: _alert_table(), rule_loose, "failed", "false_alarms"),
+    ("strict", lambda: _alert_table(), rule_strict, "failed", "missed_drift"),
+]:
+    case(f"drift_alerts_{_name}")(lambda t=_table, r=_rule, s=_status, m=_mis: _alert_case(t(), r, s, m))
+
+
+def _domain_case(fn, status, misconception):
+    wrapped, outputs = _recorded(fn)
+    result = drift.domain_function(wrapped, seed=SEED_B)
+    aucs = [v for v in _numbers(outputs) if v not in (0, 0.5, 1)]  # a perfect or a chance AUC is no hidden figure
+    return Case(result, status, misconception, [SEED_B, 2_000, 4_000, *aucs], {"0", "0.5", "1"})  # AUC range, chance
+
+
+for _name, _fn, _status, _mis in [
+    ("right", domain_tree, "passed", None),
+    ("model", domain_model, "failed", "not_an_auc"),
+    ("percent", lambda r, c, f: 100 * domain_tree(r, c, f), "failed", "not_an_auc"),  # a number from hidden data
+    ("all_columns", domain_all_columns, "failed", "used_time_columns"),
+    ("in_sample", domain_in_sample, "failed", "in_sample_auc"),
+    ("wrong_class", domain_wrong_class, "failed", "misses_shift"),
+    ("logistic", domain_logistic, "failed", "misses_joint_shift"),
+]:
+    case(f"drift_domain_{_name}")(lambda fn=_fn, s=_status, m=_mis: _domain_case(fn, s, m))
+
+for _name, _answer, _status, _mis in [
+    ("right", GOOD_FINDINGS, "passed", None),
+    ("spelled", {"tenure_months": {"kind": "covariate shift", "onset": 7.0},
+                 "support_calls_90d": {"kind": "Data quality", "onset": 9},
+                 "contract": {"kind": "drift", "onset": 12},
+                 "monthly_charges": {"kind": "stale join", "onset": 13}}, "passed", None),
+    ("list", ["tenure_months"], "failed", "not_a_dict"),
+    ("unknown_kind", findings_with(contract={"kind": "shift", "onset": 11}), "failed", "unknown_kind"),
+    ("bug_as_drift", findings_with(support_calls_90d={"kind": "drift", "onset": 9}), "failed", "bug_called_drift"),
+    ("stale_missed", findings_with(monthly_charges=None), "failed", "stale_join_missed"),
+    ("drift_as_bug", findings_with(contract={"kind": "pipeline_bug", "onset": 11}), "failed", "drift_called_bug"),
+    ("missed", findings_with(tenure_months=None), "failed", "missed_feature"),
+    ("extra", findings_with(internet_service={"kind": "drift", "onset": 16}), "failed", "unchanged_feature_listed"),
+    ("onset", findings_with(tenure_months={"kind": "drift", "onset": 4}), "failed", "wrong_onset"),
+]:
+    case(f"drift_findings_{_name}")(lambda a=_answer, s=_status, m=_mis: _choices_case(drift.findings, a, s, m))
+
+for _name, _answer, _status, _mis in [
+    ("right", DRIFT_DECISION, "passed", None),
+    ("list", ["fix_pipeline"], "failed", "not_a_dict"),
+    ("missing", {**DRIFT_DECISION, "tenure_shift": None}, "failed", "missing_key"),
+    ("retrain_on_nulls", {**DRIFT_DECISION, "support_calls_nulls": "retrain_model"}, "failed",
+     "decision_support_calls_nulls"),
+    ("retrain_on_shift", {**DRIFT_DECISION, "tenure_shift": "retrain_immediately"}, "failed",
+     "decision_tenure_shift"),
+    ("covariate_at_16", {**DRIFT_DECISION, "auc_drop_window_16": "covariate_shift"}, "failed",
+     "decision_auc_drop_window_16"),
+    ("p_value", {**DRIFT_DECISION, "alert_basis": "p_value"}, "failed", "decision_alert_basis"),
+    ("unknown", {**DRIFT_DECISION, "alert_basis": "gut_feeling"}, "failed", "unknown_choice"),
+]:
+    case(f"drift_decision_{_name}")(lambda a=_answer, s=_status, m=_mis: _choices_case(drift.decision, a, s, m))
+
+# ------------------------------------------------------------------------------------ silent degradation
+
+DEG_ROWS = 4_321  # a hidden window size; the scenario is the hidden cell's one week later, over 13 weeks
+DEG_MIX = [datasets.Drift("contract", "covariate", 8, 1.0, end_window=9),
+           datasets.Drift("internet_service", "covariate", 8, 0.8, end_window=9),
+           datasets.Drift("tenure_months", "covariate", 9, -1.0, end_window=10),
+           datasets.Drift("monthly_charges", "covariate", 9, 1.0, end_window=10),
+           datasets.Drift("contract", "concept", 11, 1.0)]
+DEG_UNDER, DEG_OVER = (0.6321, 0.7654), (1.5432, -1.1234)  # hidden miscalibrations (slope, shift)
+DEG_THRESHOLDS = (0.5, 0.6543)  # the deployed threshold (a course constant) and a hidden second one
+DEG_SENTINELS = [SEED, SEED + 1, SEED + 8, DEG_ROWS, 13 * DEG_ROWS, 2 * DEG_ROWS, *DEG_UNDER, *DEG_OVER, 0.6543,
+                 0.3456]
+
+
+@cache
+def _degradation(kind):
+    # the control's seed is one at which the planted 5 % p-value rule raises a false alarm: it does on ~40 % of seeds
+    n, drifts, scores, seed = {"under": (13, DEG_MIX, DEG_UNDER, SEED), "over": (13, DEG_MIX, DEG_OVER, SEED + 1),
+                               "control": (11, [], DEG_OVER, SEED + 8)}[kind]
+    return datasets.make_degradation_stream(n, rows_per_window=DEG_ROWS, drifts=drifts, scores=scores,
+                                            random_state=seed)
+
+
+def _estimate_case(fn, stream, thresholds, status, misconception):
+    wrapped, outputs = _recorded(fn)
+    result = degradation.estimate_function(wrapped, _degradation(stream), thresholds=thresholds)
+    perf = _degradation(stream).truth.performance
+    truth = [v for col in ("auc", "accuracy", "expected_auc", "expected_accuracy") for v in perf[col]]
+    return Case(result, status, misconception, [*DEG_SENTINELS, *truth, *_numbers(outputs)],
+                {f"{degradation.ESTIMATE_TOL}", "0", "1"})  # the tolerance; an AUC lies between 0 and 1
+
+
+for _name, _fn, _stream, _thresholds, _status, _mis in [
+    ("right", isotonic_pairs, "under", DEG_THRESHOLDS, "passed", None),
+    ("platt", platt_roc_curve, "under", DEG_THRESHOLDS, "passed", None),
+    ("over_right", isotonic_pairs, "over", (0.3456, 0.6543), "passed", None),
+    ("tuple", lambda *a: (0.9, 0.8), "under", DEG_THRESHOLDS, "failed", "bad_output"),
+    ("predictions_as_labels", predictions_as_labels, "under", DEG_THRESHOLDS, "failed", "predictions_as_labels"),
+    ("reference", reference_performance, "under", DEG_THRESHOLDS, "failed", "ignores_scores"),
+    ("raw", raw_scores, "under", DEG_THRESHOLDS, "failed", "uncalibrated_scores"),
+    ("over_raw", raw_scores, "over", (0.3456, 0.6543), "failed", "uncalibrated_scores"),
+    ("calibrated_threshold", decided_on_calibrated, "under", DEG_THRESHOLDS, "failed", "calibrated_threshold"),
+    ("ignores_threshold", threshold_from_notebook, "under", DEG_THRESHOLDS, "failed", "ignores_threshold"),
+    ("flagged_precision", auc_as_flagged_precision, "under", DEG_THRESHOLDS, "failed", "auc_estimate_off"),
+    ("accuracy_flipped", accuracy_flipped, "under", DEG_THRESHOLDS, "failed", "accuracy_estimate_off"),
+]:
+    case(f"degradation_estimate_{_name}")(
+        lambda fn=_fn, st=_stream, t=_thresholds, s=_status, m=_mis: _estimate_case(fn, st, t, s, m))
+
+
+def _kind_case(fn, stream, status, misconception):
+    wrapped, outputs = _recorded(fn)
+    result = degradation.kind_function(wrapped, _degradation(stream))
+    perf = _degradation(stream).truth.performance
+    return Case(result, status, misconception, [*DEG_SENTINELS, *perf["auc"], *perf["expected_auc"],
+                                                *_numbers(outputs)])
+
+
+def _all_but_the_last_week(reference, window):
+    """Right on every window but the last concept week (a threshold that catches the drift only some weeks)."""
+    w = window["window"].iloc[0]
+    return "none" if w == 12 else _degradation("under").kinds[w]
+
+
+for _name, _fn, _stream, _status, _mis in [
+    ("right", kind_feature_psi, "under", "passed", None),
+    ("ks_hanley", kind_score_ks_hanley, "under", "passed", None),
+    ("control_right", kind_feature_psi, "control", "passed", None),
+    ("drift", lambda r, w: "drift", "under", "failed", "not_a_kind"),
+    ("number", lambda r, w: float(w["score"].mean()), "under", "failed", "not_a_kind"),  # a number from hidden data
+    ("constant", lambda r, w: "none", "under", "failed", "constant_kind"),
+    ("label_free_only", label_free_only, "under", "failed", "concept_without_labels"),
+    ("drift_is_concept", drift_is_concept, "under", "failed", "input_drift_means_concept"),
+    ("drop_is_concept", drop_is_concept, "under", "failed", "drop_means_concept"),
+    ("p_value_alarm", p_value_alarm, "control", "failed", "false_alarm"),
+    ("labels_only", labels_only, "under", "failed", "covariate_missed"),
+    ("last_week", _all_but_the_last_week, "under", "failed", "wrong_kind"),
+]:
+    case(f"degradation_kind_{_name}")(lambda fn=_fn, st=_stream, s=_status, m=_mis: _kind_case(fn, st, s, m))
+
+_MONITORS = {k: next(iter(v)) for k, v in degradation.MONITOR_CHOICES.items()}
+_DEG_DECISION = {k: next(iter(v)) for k, v in degradation.DECISION_CHOICES.items()}
+
+
+def _wrong(key, table):
+    return next(c for (k, c) in table if k == key)
+
+
+for _name, _answer, _status, _mis in [
+    ("right", _MONITORS, "passed", None),
+    ("string", "input_schema", "failed", "not_a_dict"),
+    ("missing", {**_MONITORS, "new_feature_service_is_slow": None}, "failed", "missing_key"),
+    *[(key, {**_MONITORS, key: _wrong(key, degradation._MONITOR_MISTAKES)}, "failed", f"decision_{key}")
+      for key in _MONITORS],
+    ("unknown", {**_MONITORS, "column_renamed_upstream": "vibes"}, "failed", "unknown_choice"),
+]:
+    case(f"degradation_monitors_{_name}")(
+        lambda a=_answer, s=_status, m=_mis: _choices_case(degradation.first_alarm, a, s, m))
+
+for _name, _answer, _status, _mis in [
+    ("right", _DEG_DECISION, "passed", None),
+    ("list", ["misses_the_drop"], "failed", "not_a_dict"),
+    ("missing", {**_DEG_DECISION, "labels_of_contacted_customers": None}, "failed", "missing_key"),
+    *[(key, {**_DEG_DECISION, key: _wrong(key, degradation._DECISION_MISTAKES)}, "failed", f"decision_{key}")
+      for key in _DEG_DECISION],
+    ("unknown", {**_DEG_DECISION, "estimate_under_concept_drift": "maybe"}, "failed", "unknown_choice"),
+]:
+    case(f"degradation_decision_{_name}")(
+        lambda a=_answer, s=_status, m=_mis: _choices_case(degradation.decision, a, s, m))
+
+# ------------------------------------------------------------------------------------ retraining triggers
+
+# training_rows_function, trigger_policy and honest_precision_function take only a seed (the hidden frame's sizes,
+# the (week, lookback) grid, the streams' lengths, delays and onsets and the campaigns' save rates are fixed inside
+# the checks: they are sentinels below). SEED_B for the policy: at SEED waiting for twelve labelled weeks comes in
+# under the cost multiple.
+ROWS_SENTINELS = [SEED, 10_000, 150, 16 * 150, 9, 5, 12, 4, 15, 6]
+
+
+def _rows_case(fn, status, misconception):
+    result = retraining.training_rows_function(fn, hidden_seed=SEED)
+    return Case(result, status, misconception, ROWS_SENTINELS)
+
+
+for _name, _fn, _status, _mis in [
+    ("right", rows_mask, "passed", None),
+    ("query", rows_query, "passed", None),
+    ("between", rows_between, "passed", None),
+    ("by_window", lambda f, now, lb: f[(f["window"] <= now) & (f["window"] > now - lb)], "failed",
+     "unlabelled_future"),
+    ("notebook_delay", lambda f, now, lb: f[(f["window"] <= now - retraining_case.LABEL_DELAY)
+                                            & (f["window"] > now - lb)], "failed", "unlabelled_future"),
+    ("no_lookback", lambda f, now, lb: f[f["label_available_at"] <= now], "failed", "ignores_lookback"),
+    ("strict", lambda f, now, lb: f[(f["label_available_at"] < now) & (f["window"] > now - lb)], "failed",
+     "missed_arrived_labels"),
+    ("mask", lambda f, now, lb: (f["label_available_at"] <= now) & (f["window"] > now - lb), "failed", "not_rows"),
+]:
+    case(f"retraining_rows_{_name}")(lambda fn=_fn, s=_status, m=_mis: _rows_case(fn, s, m))
+
+
+def _policy_case(fn, status, misconception):
+    result = retraining.trigger_policy(fn, hidden_seed=SEED_B)
+    scenarios = retraining._hidden_scenarios(SEED_B)
+    hidden = [x for delay, drifts in scenarios.values() for x in (delay, *(d.start_window for d in drifts))]
+    return Case(result, status, misconception, [SEED_B, 40, 40_000, *hidden], {f"{retraining.MAX_COST_RATIO}"})
+
+
+for _name, _fn, _status, _mis in [
+    ("right", solution_policy, "passed", None),
+    ("pooled", pooled_policy, "passed", None),
+    ("cusum", cusum_policy, "passed", None),
+    ("quarterly", every_quarter, "failed", "fixed_schedule"),
+    ("never", never, "failed", "never_retrains"),
+    ("on_alert", on_drift_alert, "failed", "retrains_on_every_alert"),
+    ("first_model", against_first_model, "failed", "retrains_before_new_labels"),
+    ("hair_trigger", hair_trigger, "failed", "retrains_on_noise"),
+    ("twelve_weeks", twelve_weeks_sure, "failed", "too_costly"),
+]:
+    case(f"retraining_policy_{_name}")(lambda fn=_fn, s=_status, m=_mis: _policy_case(fn, s, m))
+
+GATE_SIMS = {"equal": 43, "better": 23, "worse": 13}  # hidden simulation counts
+
+
+def _errors(y, p):
+    return ((np.asarray(p) >= 0.5) != (np.asarray(y) == 1)).mean()
+
+
+def _gate_case(fn, status, misconception):
+    wrapped, outputs = _recorded(fn)
+    result = retraining.gate(wrapped, seed=SEED, sims=GATE_SIMS)
+    decisions = np.asarray(outputs, dtype=float)
+    ends = np.cumsum(list(GATE_SIMS.values()))
+    rates = [block.mean() for block in np.split(decisions, ends[:-1])] if len(decisions) == ends[-1] else []
+    shown = [retraining._pct(r) for r in rates] + [retraining._pct(1 - r) for r in rates]
+    return Case(result, status, misconception, [SEED, 2_000, *GATE_SIMS.values(), sum(GATE_SIMS.values()), *rates,
+                                                *[1 - r for r in rates], *shown])
+
+
+for _name, _fn, _status, _mis in [
+    ("right", paired_errors, "passed", None),
+    ("mcnemar", mcnemar, "passed", None),
+    ("bootstrap", bootstrap_log_loss, "passed", None),
+    ("raw", lambda y, a, b: bool(_errors(y, b) < _errors(y, a)), "failed", "promotes_on_noise"),
+    ("flipped", lambda y, a, b: paired_errors(y, b, a), "failed", "promotes_worse"),
+    ("two_sided", lambda y, a, b: paired_errors(y, a, b) or paired_errors(y, b, a), "failed", "promotes_worse"),
+    ("five_points", lambda y, a, b: bool(_errors(y, a) - _errors(y, b) > 0.05), "failed", "never_promotes"),
+]:
+    case(f"retraining_gate_{_name}")(lambda fn=_fn, s=_status, m=_mis: _gate_case(fn, s, m))
+
+
+def _holdout_case(fn, status, misconception):
+    wrapped, outputs = _recorded(fn)
+    result = retraining.honest_precision_function(wrapped, hidden_seed=SEED)
+    return Case(result, status, misconception, [SEED, 1_500, 16 * 1_500, 0.15, 0.25, 0.35, *_numbers(outputs)])
+
+
+for _name, _fn, _status, _mis in [
+    ("right", holdout_rate, "passed", None),
+    ("flagged", lambda c: c.loc[c["flagged"], "churned"].mean(), "failed", "used_treated_labels"),
+    ("contacted", lambda c: c.loc[c["contacted"], "churned"].mean(), "failed", "used_treated_labels"),
+    ("unflagged", lambda c: c.loc[~c["flagged"], "churned"].mean(), "failed", "wrong_population"),
+    ("notebook_save_rate", lambda c: c.loc[c["contacted"], "churned"].mean() / (1 - retraining_case.SAVE_RATE),
+     "failed", "biased_estimate"),
+]:
+    case(f"retraining_holdout_{_name}")(lambda fn=_fn, s=_status, m=_mis: _holdout_case(fn, s, m))
+
+for _name, _answer, _status, _mis in [
+    ("right", RETRAINING_DECISION, "passed", None),
+    ("spelled", {**RETRAINING_DECISION, "challenger_small_win": "Keep champion"}, "passed", None),
+    ("list", ["keep_monitoring"], "failed", "not_a_dict"),
+    ("missing", {**RETRAINING_DECISION, "challenger_small_win": None}, "failed", "missing_key"),
+    ("flat_errors", {**RETRAINING_DECISION, "alert_with_flat_errors": "retrain"}, "failed",
+     "decision_alert_with_flat_errors"),
+    ("drift_statistics", {**RETRAINING_DECISION, "concept_drift_seen_by": "drift_statistics"}, "failed",
+     "decision_concept_drift_seen_by"),
+    ("small_win", {**RETRAINING_DECISION, "challenger_small_win": "promote"}, "failed",
+     "decision_challenger_small_win"),
+    ("all_observed", {**RETRAINING_DECISION, "labels_for_retraining": "all_observed"}, "failed",
+     "decision_labels_for_retraining"),
+    ("null_spike", {**RETRAINING_DECISION, "errors_jump_with_null_spike": "retrain"}, "failed",
+     "decision_errors_jump_with_null_spike"),
+    ("unknown", {**RETRAINING_DECISION, "challenger_small_win": "flip_a_coin"}, "failed", "unknown_choice"),
+]:
+    case(f"retraining_decision_{_name}")(
+        lambda a=_answer, s=_status, m=_mis: _choices_case(retraining.decision, a, s, m))
 
 
 # ------------------------------------------------------------------------------------ the test

@@ -83,18 +83,33 @@ def _features(n: int, rng: np.random.Generator) -> pd.DataFrame:
     )
 
 
+def log_odds_terms(X: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each feature's contribution to the log-odds of churning (without the intercept).
+
+    The keys are the feature names, in the order the generator adds them up; the values are
+    arrays aligned with ``X``'s rows. Their sum plus the intercept is the true log-odds that
+    :func:`make_churn` draws labels from (the production stream reuses it to change one
+    feature's effect).
+    """
+    return {
+        "tenure_months": _TENURE_PER_MONTH * X["tenure_months"].to_numpy(),
+        "contract": X["contract"].map(_CONTRACT_EFFECT).to_numpy(),
+        "internet_service": X["internet_service"].map(_INTERNET_EFFECT).to_numpy(),
+        "monthly_charges": _CHARGES_PER_DOLLAR * (X["monthly_charges"].to_numpy() - 65.0),
+        "support_calls_90d": _SUPPORT_CALL * X["support_calls_90d"].to_numpy(),
+        "payment_method": X["payment_method"].map(_PAYMENT_EFFECT).to_numpy(),
+        "senior_citizen": _SENIOR * X["senior_citizen"].to_numpy(),
+        "paperless_billing": _PAPERLESS * X["paperless_billing"].to_numpy(),
+        "num_services": _PER_EXTRA_SERVICE * (X["num_services"].to_numpy() - 1),
+    }
+
+
 def _log_odds_without_intercept(X: pd.DataFrame) -> np.ndarray:
-    return (
-        _TENURE_PER_MONTH * X["tenure_months"].to_numpy()
-        + X["contract"].map(_CONTRACT_EFFECT).to_numpy()
-        + X["internet_service"].map(_INTERNET_EFFECT).to_numpy()
-        + _CHARGES_PER_DOLLAR * (X["monthly_charges"].to_numpy() - 65.0)
-        + _SUPPORT_CALL * X["support_calls_90d"].to_numpy()
-        + X["payment_method"].map(_PAYMENT_EFFECT).to_numpy()
-        + _SENIOR * X["senior_citizen"].to_numpy()
-        + _PAPERLESS * X["paperless_billing"].to_numpy()
-        + _PER_EXTRA_SERVICE * (X["num_services"].to_numpy() - 1)
-    )
+    terms = iter(log_odds_terms(X).values())
+    total = next(terms)
+    for term in terms:  # left to right, the same additions as a written-out sum
+        total = total + term
+    return total
 
 
 @lru_cache(maxsize=16)

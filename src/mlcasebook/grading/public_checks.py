@@ -13,7 +13,10 @@ import importlib.util
 import io
 import warnings
 
-CHECK_MODULES = ("ab_design", "ab_pitfalls", "bias_variance", "churn", "metrics", "residuals", "decisions")
+CHECK_MODULES = (
+    "ab_design", "ab_pitfalls", "bias_variance", "churn", "metrics", "residuals", "decisions",
+    "drift", "degradation", "retraining",
+)
 
 
 class SkippedCheck:
