@@ -87,7 +87,8 @@ def autograde_seconds(notebook: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="", help="benchmark only notebooks whose path contains this")
+    parser.add_argument("--only", default="", help="benchmark only notebooks whose path contains this (their "
+                        "entries in the output are replaced, the others kept)")
     parser.add_argument("--suite", action="store_true", help="also time `make test`'s pytest runs")
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results.json"))
     parser.add_argument("--no-cohort", action="store_true", help="skip the cohort throughput comparison")
@@ -138,6 +139,8 @@ def main() -> None:
                 "test_ratio": round(m["test_reference"] / m["test_oracle"], 3),
                 "heldout_ratio": round(m["heldout_reference"] / m["heldout_oracle"], 3),
             }
+        entry["measured_at"] = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
+                                "load_average": round(os.getloadavg()[0], 2)}
         results["notebooks"][name] = entry
         print(f"  autograde {auto_s} s", flush=True)
     if not args.no_cohort:
@@ -152,7 +155,12 @@ def main() -> None:
         started = time.perf_counter()
         subprocess.run(["make", "test"], cwd=ROOT, env=_env(), check=False)
         results["test_suite_seconds"] = round(time.perf_counter() - started, 1)
-    Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
+    out = Path(args.output)
+    if args.only and out.is_file():  # a partial run updates its notebooks and keeps every other figure as it was
+        previous = json.loads(out.read_text())
+        results = {**previous, "notebooks": {**previous.get("notebooks", {}), **results["notebooks"]},
+                   **{k: v for k, v in results.items() if k not in ("notebooks", "when", "machine")}}
+    out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.output}")
 
 
