@@ -999,6 +999,310 @@ for _name, _answer, _status, _mis in [
         lambda a=_answer, s=_status, m=_mis: _choices_case(retraining.decision, a, s, m))
 
 
+# ------------------------------------------------------------------------------------ serving latency
+
+from mlcasebook.checks import latency  # noqa: E402
+from test_checks_latency import (  # noqa: E402
+    choose_best,
+    choose_every_batch,
+    choose_fallback_fastest,
+    choose_fastest,
+    choose_per_row,
+    choose_solution,
+    exact,
+    instant_average,
+    instant_correct,
+    instant_no_warmup,
+    instant_seconds,
+    percentile_int_index,
+    percentile_linear,
+    percentile_mean,
+    percentile_unsorted,
+    rollback_cumulative,
+    rollback_peeking,
+    rollback_raw,
+    rollback_solution,
+    simulate_call_share,
+    simulate_solution,
+    simulate_std,
+    tail_overall_mean,
+    tail_own_percentile,
+    tail_own_tail,
+    tail_solution,
+)
+
+LATENCY_NUMBERS = {"99", "1", "100"}  # the default q, the union bound's 1, MIN_CALLS
+
+
+def _latency_case(run, fn, status, misconception):
+    wrapped, outputs = _recorded(fn)
+    result = run(wrapped)
+    return Case(result, status, misconception, [SEED, *_numbers(outputs)], LATENCY_NUMBERS)
+
+
+for _name, _run, _fn, _status, _mis in [
+    ("percentile_right", lambda f: latency.percentile_function(f, seed=SEED), percentile_linear, "passed", None),
+    ("percentile_mean", lambda f: latency.percentile_function(f, seed=SEED), percentile_mean, "failed",
+     "mean_not_percentile"),
+    ("percentile_int", lambda f: latency.percentile_function(f, seed=SEED), percentile_int_index, "failed",
+     "off_by_one"),
+    ("percentile_unsorted", lambda f: latency.percentile_function(f, seed=SEED), percentile_unsorted, "failed",
+     "unsorted"),
+    ("timing_right", lambda f: latency.timing_function(f, seed=SEED), instant_correct, "passed", None),
+    ("timing_no_warmup", lambda f: latency.timing_function(f, seed=SEED), instant_no_warmup, "failed", "no_warmup"),
+    ("timing_average", lambda f: latency.timing_function(f, seed=SEED), instant_average, "failed",
+     "averaged_not_per_call"),
+    ("timing_seconds", lambda f: latency.timing_function(f, seed=SEED), instant_seconds, "failed", "seconds_not_ms"),
+    ("choice_right", lambda f: latency.chooser_function(f, seed=SEED), choose_solution, "passed", None),
+    ("choice_best", lambda f: latency.chooser_function(f, seed=SEED), choose_best, "failed", "ignores_budget"),
+    ("choice_fastest", lambda f: latency.chooser_function(f, seed=SEED), choose_fastest, "failed", "fastest_model"),
+    ("choice_per_row", lambda f: latency.chooser_function(f, seed=SEED), choose_per_row, "failed", "per_row_latency"),
+    ("choice_every_batch", lambda f: latency.chooser_function(f, seed=SEED), choose_every_batch, "failed",
+     "largest_batch"),
+    ("choice_least_bad", lambda f: latency.chooser_function(f, seed=SEED), choose_fallback_fastest, "failed",
+     "no_none"),
+    ("tail_right", lambda f: latency.tail_function(f, seed=SEED), tail_solution, "passed", None),
+    ("tail_mean", lambda f: latency.tail_function(f, seed=SEED), tail_overall_mean, "failed", "overall_mean"),
+    ("tail_own_p99", lambda f: latency.tail_function(f, seed=SEED), tail_own_percentile, "failed", "own_percentile"),
+    ("tail_own_tail", lambda f: latency.tail_function(f, seed=SEED), tail_own_tail, "failed", "own_tail"),
+    ("fanout_right", lambda f: latency.fanout_function(exact, f, seed=SEED), simulate_solution, "passed", None),
+    ("fanout_union", lambda f: latency.fanout_function(f, simulate_solution, seed=SEED), lambda n, p: n * p, "failed",
+     "union_bound"),
+    ("fanout_calls", lambda f: latency.fanout_function(exact, f, seed=SEED), simulate_call_share, "failed",
+     "counts_slow_calls"),
+    ("fanout_std", lambda f: latency.fanout_function(exact, f, seed=SEED), simulate_std, "failed", "se_not_divided"),
+    ("rollback_right", lambda f: latency.rollback_function(f, seed=SEED), rollback_solution, "passed", None),
+    ("rollback_raw", lambda f: latency.rollback_function(f, seed=SEED), rollback_raw, "failed", "no_noise_model"),
+    ("rollback_peeking", lambda f: latency.rollback_function(f, seed=SEED), rollback_peeking, "failed",
+     "too_many_false_rollbacks"),
+    ("rollback_cumulative", lambda f: latency.rollback_function(f, seed=SEED), rollback_cumulative, "failed",
+     "too_slow"),
+]:
+    case(f"latency_{_name}")(lambda run=_run, fn=_fn, s=_status, m=_mis: _latency_case(run, fn, s, m))
+case("latency_decision")(lambda: _choices_case(latency.decision, {
+    "latency_statistic": "mean", "first_fix": "model", "fanout_fix": "longer_timeout", "shadow_gate": "offline_auc",
+    "canary_gate": "business_metric", "ab_gate": "errors_and_latency"}, "failed", "decision_latency_statistic"))
+
+
+# ------------------------------------------------------------------------------------ feature pipelines
+
+import test_checks_pipelines as tp  # noqa: E402
+from mlcasebook.checks import pipelines  # noqa: E402
+
+FP_SEED = 987_654  # a hidden seed
+
+
+def _fp(result, status, misconception):
+    return Case(result, status, misconception, [FP_SEED], {"1"})
+
+
+for _name, _call, _status, _mis in [
+    ("features_right", lambda: pipelines.features_function(tp.asof_features, seed=FP_SEED), "passed", None),
+    ("features_le", lambda: pipelines.features_function(lambda ev, lab: tp.asof_features(ev, lab, exact=True), seed=FP_SEED),
+     "failed", "includes_label_time"),
+    ("features_hours", lambda: pipelines.features_function(lambda ev, lab: tp.filter_features(ev, lab, hours=True),
+                                                           seed=FP_SEED), "failed", "wrong_values"),
+    ("split_random", lambda: pipelines.split_function(tp.split_random_rows, seed=FP_SEED), "failed", "random_split"),
+    ("skew_distributions", lambda: pipelines.skew_function(tp.skew_distributions, seed=FP_SEED), "failed",
+     "compared_distributions"),
+    ("skew_no_money", lambda: pipelines.skew_function(tp.skew_no_money, seed=FP_SEED), "failed", "wrong_feature"),
+    ("freshness_off", lambda: pipelines.freshness(tp._with_age(tp.stale_merge, lambda r, h, a: a + 1), seed=FP_SEED),
+     "failed", "wrong_age"),
+]:
+    case(f"pipelines_{_name}")(lambda c=_call, s=_status, m=_mis: _fp(c(), s, m))
+
+
+# ------------------------------------------------------------------------------------ design rounds
+
+from mlcasebook.checks import design as design_checks  # noqa: E402
+from test_checks_design import (  # noqa: E402
+    GOOD_AUTOCOMPLETE,
+    GOOD_FRAUD,
+    GOOD_MODERATION,
+    _raises_without_violations,
+    alerts_hard_coded,
+    alerts_sorted,
+    alerts_threshold,
+    index_future,
+    index_notebook,
+    index_raw_counts,
+    index_time_constant,
+    loads_all_items,
+    loads_notebook,
+    loads_review_with_auto,
+    mrr_hits_only,
+    mrr_notebook,
+    mrr_success,
+    precision_mean,
+    precision_over_all,
+    precision_recall,
+    precision_scalar,
+    split_newest_days,
+    split_notebook,
+    split_random_days,
+    thresholds_all_items,
+    thresholds_argmax,
+    thresholds_notebook,
+    thresholds_review_all_items,
+)
+
+
+def _design_alerts_case(alerts, precision, status, misconception):
+    c = design_checks.alert_cases(SEED)
+    days = c["frame"]["day"]
+    return Case(design_checks.alerts_function(alerts, precision, seed=SEED), status, misconception,
+                [SEED, *c["ks"], c["quiet_day"], c["attack_day"], days.min(), days.max(), len(c["frame"])])
+
+
+for _name, _alerts, _precision, _status, _mis in [
+    ("right", alerts_sorted, precision_mean, "passed", None),
+    ("threshold", alerts_threshold, precision_mean, "failed", "threshold_ignores_capacity"),
+    ("hard_coded", alerts_hard_coded, precision_mean, "failed", "ignores_k"),
+    ("scalar", alerts_sorted, precision_scalar, "failed", "not_per_day"),
+    ("over_all", alerts_sorted, precision_over_all, "failed", "precision_over_all"),
+    ("recall", alerts_sorted, precision_recall, "failed", "recall_not_precision"),
+]:
+    case(f"design_alerts_{_name}")(lambda a=_alerts, p=_precision, s=_status, m=_mis: _design_alerts_case(a, p, s, m))
+
+
+def _design_split_case(fn, status, misconception):
+    c = design_checks.split_cases(SEED)
+    sentinels = [SEED, c["as_of"], len(c["frame"]), *[v for pair in c["settings"] for v in pair]]
+    return Case(design_checks.split_function(fn, seed=SEED), status, misconception, sentinels)
+
+
+for _name, _fn, _status, _mis in [
+    ("right", split_notebook, "passed", None),
+    ("random_days", split_random_days, "failed", "random_split"),
+    ("newest_days", split_newest_days, "failed", "immature_labels"),
+]:
+    case(f"design_split_{_name}")(lambda fn=_fn, s=_status, m=_mis: _design_split_case(fn, s, m))
+
+
+def _design_loads_case(fn, status, misconception):
+    sentinels = [SEED]
+    for cheap, expensive, thresholds in design_checks.loads_cases(SEED):
+        loads = design_checks.reference_loads(cheap, expensive, thresholds)
+        sentinels += [len(cheap), *thresholds.values(), *loads.values()]
+    return Case(design_checks.loads_function(fn, seed=SEED), status, misconception, sentinels)
+
+
+for _name, _fn, _status, _mis in [
+    ("right", loads_notebook, "passed", None),
+    ("all_items", loads_all_items, "failed", "loads_ignore_cascade"),
+    ("review_with_auto", loads_review_with_auto, "failed", "review_counts_auto"),
+]:
+    case(f"design_loads_{_name}")(lambda fn=_fn, s=_status, m=_mis: _design_loads_case(fn, s, m))
+
+
+def _design_thresholds_case(fn, status, misconception):
+    sentinels = [SEED]
+    for item in design_checks.threshold_cases(SEED):
+        sentinels += [item["review"], item["expensive"], len(item["frame"])]
+        if not item["control"]:  # the control day's 0 violations is the message's own "0"
+            sentinels.append(int(item["frame"]["violation"].sum()))
+    f = design_checks.moderation_case()
+    tune = f[f["day"] == 0]
+    mine = dict(fn(tune["cheap_score"].to_numpy(), tune["expensive_score"].to_numpy(), tune["violation"].to_numpy(),
+                   0.95, 300, 3_000)) if status == "passed" else None
+    result = design_checks.thresholds_function(fn, mine, seed=SEED)
+    return Case(result, status, misconception, sentinels, {"0"})  # "np.argmax of an all-False array is 0"
+
+
+for _name, _fn, _status, _mis in [
+    ("right", thresholds_notebook, "passed", None),
+    ("argmax", thresholds_argmax, "failed", "acts_without_evidence"),
+    ("raises", _raises_without_violations, "failed", "acts_without_evidence"),
+    ("all_items", thresholds_all_items, "failed", "precision_wrong_population"),
+    ("review_all_items", thresholds_review_all_items, "failed", "below_best_recall"),
+]:
+    case(f"design_thresholds_{_name}")(lambda fn=_fn, s=_status, m=_mis: _design_thresholds_case(fn, s, m))
+
+
+def _design_index_case(fn, status, misconception):
+    c = design_checks.index_cases(SEED)
+    sentinels = [SEED, len(c["log"]), len(c["prefixes"]), *[v for call in c["calls"] for v in call]]
+    return Case(design_checks.index_function(fn, seed=SEED), status, misconception, sentinels, {"0.69"})
+
+
+for _name, _fn, _status, _mis in [
+    ("right", index_notebook, "passed", None),
+    ("future", index_future, "failed", "future_events_used"),
+    ("raw", index_raw_counts, "failed", "ignores_recency"),
+    ("tau", index_time_constant, "failed", "time_constant_not_half_life"),
+]:
+    case(f"design_index_{_name}")(lambda fn=_fn, s=_status, m=_mis: _design_index_case(fn, s, m))
+
+
+def _design_mrr_case(fn, status, misconception):
+    suggested, targets = design_checks.mrr_cases(SEED)
+    sentinels = [SEED, len(targets), design_checks.reference_mrr(suggested, targets), fn(suggested, targets)]
+    # "a prefix whose list missed the query scores 0", "success@k (or hit@1)"
+    return Case(design_checks.mrr_function(fn, seed=SEED), status, misconception, sentinels, {"0", "1"})
+
+
+for _name, _fn, _status, _mis in [
+    ("right", mrr_notebook, "passed", None),
+    ("hits_only", mrr_hits_only, "failed", "misses_dropped"),
+    ("success", mrr_success, "failed", "not_reciprocal_rank"),
+]:
+    case(f"design_mrr_{_name}")(lambda fn=_fn, s=_status, m=_mis: _design_mrr_case(fn, s, m))
+
+# the case's own figures that the decision reasons quote: 0.8 % fraud, 99 % and 99.2 % right by calling everything
+# legitimate, 2 % violations among 20,000 uploads, 98 % right by allowing everything
+DESIGN_NUMBERS = {"0.8", "99", "99.2", "2", "20,000", "98"}
+
+for _name, _check, _answer, _status, _mis in [
+    ("fraud_right", design_checks.fraud_design, GOOD_FRAUD, "passed", None),
+    ("fraud_every_wrong", design_checks.fraud_design,
+     {k: next(o for (key, o) in design_checks._FRAUD_MISTAKES if key == k) for k in GOOD_FRAUD}, "failed",
+     "decision_requirements"),
+    ("moderation_every_wrong", design_checks.moderation_design,
+     {k: next(o for (key, o) in design_checks._MODERATION_MISTAKES if key == k) for k in GOOD_MODERATION}, "failed",
+     "decision_requirements"),
+    ("autocomplete_every_wrong", design_checks.autocomplete_design,
+     {k: next(o for (key, o) in design_checks._AUTOCOMPLETE_MISTAKES if key == k) for k in GOOD_AUTOCOMPLETE},
+     "failed", "decision_requirements"),
+]:
+    case(f"design_decision_{_name}")(
+        lambda c=_check, a=_answer, s=_status, m=_mis: Case(c(a), s, m, allowed=DESIGN_NUMBERS))
+
+
+# ------------------------------------------------------------------------------------ recommendation ranking
+
+from mlcasebook.checks import ranking  # noqa: E402
+from test_checks_ranking import (  # noqa: E402
+    ipw_good,
+    ipw_raw,
+    ndcg_good,
+    ndcg_ideal_retrieved,
+    props_all_traffic,
+    props_good,
+    recall_good,
+    recall_over_k,
+    rows_unweighted,
+    split_random,
+    td_first_round_fixed,
+)
+
+RANKING_NUMBERS = {"0", "1", "2", "3"}  # ranks 1 and 2, log2(1) = 0, gains 3 and 1, position 1
+for _name, _run, _status, _mis in [
+    ("metrics_right", lambda: ranking.metric_functions(recall_good, ndcg_good, seed=SEED), "passed", None),
+    ("metrics_over_k", lambda: ranking.metric_functions(recall_over_k, ndcg_good, seed=SEED), "failed",
+     "recall_divided_by_k"),
+    ("metrics_ideal", lambda: ranking.metric_functions(recall_good, ndcg_ideal_retrieved, seed=SEED), "failed",
+     "idcg_from_ranked_list"),
+    ("split_random", lambda: ranking.split_function(split_random, seed=SEED), "failed", "random_split"),
+    ("bias_all_traffic", lambda: ranking.bias_functions(props_all_traffic, ipw_good, seed=SEED), "failed",
+     "propensities_from_all_traffic"),
+    ("bias_raw", lambda: ranking.bias_functions(props_good, ipw_raw, seed=SEED), "failed", "raw_ctr_as_relevance"),
+    ("rows_unweighted", lambda: ranking.rows_function(rows_unweighted, seed=SEED), "failed", "no_propensity_weights"),
+    ("interleave_first", lambda: ranking.interleave_function(td_first_round_fixed, seed=SEED), "failed",
+     "no_coin_flip"),
+]:
+    case(f"ranking_{_name}")(lambda run=_run, s=_status, m=_mis: Case(run(), s, m, [SEED], RANKING_NUMBERS))
+
+
 # ------------------------------------------------------------------------------------ the test
 
 

@@ -15,7 +15,7 @@ import warnings
 
 CHECK_MODULES = (
     "ab_design", "ab_pitfalls", "bias_variance", "churn", "metrics", "residuals", "decisions",
-    "drift", "degradation", "retraining",
+    "drift", "degradation", "retraining", "pipelines", "latency", "ranking", "design",
 )
 
 
