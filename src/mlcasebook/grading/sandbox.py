@@ -130,7 +130,8 @@ def _unshare_works(as_root: bool) -> str | None:
     if not as_root:
         cmd.insert(1, "--map-root-user")
     try:
-        proc = subprocess.run([*cmd, "true"], capture_output=True, text=True, timeout=20)
+        with signals_held():  # a SIGTERM during this fork would print a traceback (see signals_held)
+            proc = subprocess.run([*cmd, "true"], capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"unshare failed ({exc})"
     if proc.returncode != 0:
