@@ -161,9 +161,10 @@ def _unchanged_answers(submission: nbformat.NotebookNode | None, release: nbform
 
 
 def record(gb, coursedir, assignment: str, student: str, notebook: str, result: dict | None,
-           unchanged: set[str], late=None) -> tuple[float, float, int]:
+           unchanged: set[str], late=None) -> tuple[float, float, int, float | None]:
     """Write one notebook's grades as SaveAutoGrades (and :class:`~mlcasebook.grading.nbgrader_plugin.SaveGrades`)
-    would; ``result`` None means not handed in (every grade 0, nothing to grade by hand). Returns score, max, manual."""
+    would, and its late penalty as ``late`` sets it; ``result`` None means not handed in (every grade 0, nothing to
+    grade by hand). Returns score, max, manual, late penalty."""
     from nbgrader.api import TaskCell
 
     submitted = gb.find_submission_notebook(notebook, assignment, student)
@@ -190,7 +191,8 @@ def record(gb, coursedir, assignment: str, student: str, notebook: str, result: 
     if late is not None:
         late(submitted)
     gb.db.commit()
-    return float(submitted.score), float(submitted.max_score), sum(1 for g in submitted.grades if g.needs_manual_grade)
+    manual = sum(1 for g in submitted.grades if g.needs_manual_grade)
+    return float(submitted.score), float(submitted.max_score), manual, submitted.late_submission_penalty
 
 
 def late_penalties(config):
@@ -327,7 +329,7 @@ def run(root: Path, assignment: str, *, students: list[str] | None = None, worke
             for name in sources:
                 path = folder / f"{name}.ipynb"
                 if not path.is_file():
-                    score, top, _manual = record(gb, coursedir, assignment, student, name, None, set(), late)
+                    score, top, _manual, _penalty = record(gb, coursedir, assignment, student, name, None, set(), late)
                     outcomes.append(Outcome(student, name, "missing", score, top, 0, 0.0, "not handed in: 0 points"))
                     continue
                 result = results.get((student, name))
@@ -343,11 +345,10 @@ def run(root: Path, assignment: str, *, students: list[str] | None = None, worke
                 except Exception:
                     submitted_nb = None
                 unchanged = _unchanged_answers(submitted_nb, release)
-                score, top, manual = record(gb, coursedir, assignment, student, name, result, unchanged, late)
+                score, top, manual, penalty = record(gb, coursedir, assignment, student, name, result, unchanged, late)
                 (dest / f"{name}.ipynb").write_text(autograded_notebook(gb, assignment, name, result["executed"]),
                                                     encoding="utf-8")
                 state[student][name] = keys[(student, name)]
-                penalty = gb.find_submission_notebook(name, assignment, student).late_submission_penalty
                 notes = [*result.get("notes", []), *([f"late: {penalty:g} points off"] if penalty else [])]
                 outcomes.append(Outcome(student, name, "graded", score, top, manual, result.get("seconds", 0.0),
                                         "; ".join(notes),

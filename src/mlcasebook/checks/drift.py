@@ -438,13 +438,13 @@ def alert_function(name: str, drift_table: Callable, alert_rule: Callable, *, se
             return ALERT_FUNCTION.fail(name, "no_alert_table", Evidence(got=type(table).__name__))
         ref_w = stream.truth.reference_windows
         pairs[key] = {(f, w) for f, w in got if w >= ref_w}
+        if key == "noisy_control":
+            noise_pairs = len(stream.features) * (int(stream.frame["window"].max()) + 1 - ref_w)
         if key == "drifted":
             needed = _must_alert(stream)
             drifted_features = set(stream.truth.drifts["feature"])
     false = (len(pairs["control"]) + len(pairs["noisy_control"])
              + len({p for p in pairs["drifted"] if p[0] not in drifted_features}))
-    noisy = alert_streams(seed)["noisy_control"]
-    noise_pairs = len(noisy.features) * (int(noisy.frame["window"].max()) + 1 - noisy.truth.reference_windows)
     hits = pairs["drifted"] & needed
     numeric_needed = {p for p in needed if p[0] != "internet_service"}
     cat_needed = needed - numeric_needed
