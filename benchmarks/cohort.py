@@ -5,7 +5,8 @@ handing in both, so twenty submissions: two solutions, two blank releases and si
 are learner answers with known scores). Reported: wall seconds of each grader, the throughput ratio, whether every
 cell's score and manual-grading flag agree with nbgrader's, and the peak memory of each worker and its kernels.
 `mlcasebook autograde` runs twice: on its embedded LocalCluster (`--workers 2`) and on a separate LocalCluster
-reached through `--scheduler`, the path a multi-machine Dask cluster takes.
+reached through `--scheduler`, the path a multi-machine Dask cluster takes; and a third time on the embedded
+cluster with warm starts off (``MLCASEBOOK_WARM=0``), so the zygotes' share of the speed-up is measured too.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def measure() -> dict:
 
     with tempfile.TemporaryDirectory(prefix="mlcasebook-cohort-") as tmp:
         base = Path(tmp)
-        courses = {k: base / k for k in ("nbgrader", "embedded", "scheduler")}
+        courses = {k: base / k for k in ("nbgrader", "embedded", "scheduler", "cold")}
         students = []
         for course in courses.values():
             students = build_course(course)
@@ -96,6 +97,14 @@ def measure() -> dict:
         embedded = autograde.run(courses["embedded"], MODULE, workers=2, progress=False)
         embedded_s = time.perf_counter() - started
 
+        os.environ["MLCASEBOOK_WARM"] = "0"  # the same pool without zygotes: every kernel and verdict starts cold
+        try:
+            started = time.perf_counter()
+            cold = autograde.run(courses["cold"], MODULE, workers=2, progress=False)
+            cold_s = time.perf_counter() - started
+        finally:
+            del os.environ["MLCASEBOOK_WARM"]
+
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit=0)
         try:
             started = time.perf_counter()
@@ -105,15 +114,16 @@ def measure() -> dict:
             cluster.close()
 
         reference = scores(courses["nbgrader"], students)
-        agree = {k: scores(courses[k], students) == reference for k in ("embedded", "scheduler")}
+        agree = {k: scores(courses[k], students) == reference for k in ("embedded", "scheduler", "cold")}
         differ = sorted(k for k, v in scores(courses["embedded"], students).items() if reference.get(k) != v)[:5]
         workers: dict = {}
         for o in embedded:
             pid = o.extra.get("worker_pid")
             if pid is not None:
-                w = workers.setdefault(pid, {"worker_peak_mb": 0.0, "kernel_peak_mb": 0.0, "submissions": 0})
-                w["worker_peak_mb"] = max(w["worker_peak_mb"], o.extra.get("worker_peak_mb") or 0.0)
-                w["kernel_peak_mb"] = max(w["kernel_peak_mb"], o.extra.get("kernel_peak_mb") or 0.0)
+                w = workers.setdefault(pid, {"worker_peak_mb": 0.0, "kernel_peak_mb": 0.0, "zygotes_mb": 0.0,
+                                             "submissions": 0})
+                for key in ("worker_peak_mb", "kernel_peak_mb", "zygotes_mb"):
+                    w[key] = max(w[key], o.extra.get(key) or 0.0)
                 w["submissions"] += 1
         n = len(students) * len(NOTEBOOKS)
         return {
@@ -122,13 +132,16 @@ def measure() -> dict:
             "nbgrader_autograde_seconds": round(nbgrader_s, 1),
             "mlcasebook_autograde_workers_2_seconds": round(embedded_s, 1),
             "mlcasebook_autograde_scheduler_seconds": round(scheduler_s, 1),
+            "mlcasebook_autograde_workers_2_cold_seconds": round(cold_s, 1),
             "throughput_ratio_vs_nbgrader": round(nbgrader_s / embedded_s, 2),
             "throughput_ratio_vs_nbgrader_scheduler": round(nbgrader_s / scheduler_s, 2),
+            "throughput_ratio_vs_nbgrader_cold": round(nbgrader_s / cold_s, 2),
             "submissions_per_minute": {"nbgrader": round(60 * n / nbgrader_s, 1),
                                        "mlcasebook_workers_2": round(60 * n / embedded_s, 1)},
             "identical_scores_and_flags": agree,
             "first_differences": [list(k) for k in differ],
-            "graded": {k: sum(1 for o in v if o.status == "graded") for k, v in (("embedded", embedded), ("scheduler", remote))},
+            "graded": {k: sum(1 for o in v if o.status == "graded")
+                       for k, v in (("embedded", embedded), ("scheduler", remote), ("cold", cold))},
             "peak_memory_per_worker_mb": list(workers.values()),
         }
 

@@ -352,7 +352,7 @@ def run(root: Path, assignment: str, *, students: list[str] | None = None, worke
                 notes = [*result.get("notes", []), *([f"late: {penalty:g} points off"] if penalty else [])]
                 outcomes.append(Outcome(student, name, "graded", score, top, manual, result.get("seconds", 0.0),
                                         "; ".join(notes),
-                                        {k: result.get(k) for k in ("worker_peak_mb", "kernel_peak_mb", "worker_pid")}))
+                                        {k: result.get(k) for k in ("worker_peak_mb", "kernel_peak_mb", "zygotes_mb", "worker_pid")}))
             dest.mkdir(parents=True, exist_ok=True)
             (dest / STATE).write_text(json.dumps(state[student], indent=1))
     return sorted(outcomes, key=lambda o: (o.student, o.notebook))

@@ -36,7 +36,7 @@ from mlcasebook import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_NAME, SECRET_VALUE = "MLCASEBOOK_SECRET_TEST", "xyz-hostile-sentinel-9431"
-GRADER_PROCESS = re.compile(r"ipykernel_launcher|mlcasebook\.grading\.jail|mlcasebook\.grading\.verdict")
+GRADER_PROCESS = re.compile(r"ipykernel_launcher|mlcasebook\.grading\.(jail|verdict|zygote)")
 #: processes the learner's code starts on purpose (unique sleeps): must never outlive grading
 LEARNER_PROCESS = re.compile(r"\bsleep 3030[3-9]\b")
 
@@ -139,15 +139,28 @@ def _environ(pid: int) -> bytes:
         return b""
 
 
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def leftovers(before: dict[int, str], private: Path, marker: str, grace: float = 2.0) -> list[str]:
-    """Grading or learner processes that appeared during the run and still exist after ``grace`` seconds."""
+    """Grading or learner processes that appeared during the run and still exist after ``grace`` seconds.
+
+    A warm grading's kernel and verdict process are forks of this test process's zygotes (their command line is
+    the zygote's): any fork of them still alive is a leftover; the zygotes themselves live on, for the next run."""
     deadline = time.monotonic() + grace
     while True:
         left = []
-        for pid, cmd in processes().items():
-            if pid in before or pid == os.getpid():
+        table = processes()
+        zygotes = {pid for pid, cmd in table.items()
+                   if "mlcasebook.grading.zygote" in cmd and _parent(pid) == os.getpid()}
+        for pid, cmd in table.items():
+            if pid in before or pid == os.getpid() or pid in zygotes:
                 continue
-            ours = str(private) in cmd or marker.encode() in _environ(pid)
+            ours = str(private) in cmd or marker.encode() in _environ(pid) or _parent(pid) in zygotes
             if (GRADER_PROCESS.search(cmd) and ours) or LEARNER_PROCESS.search(cmd):
                 left.append(f"{pid} {cmd[:160]}")
         if not left or time.monotonic() > deadline:

@@ -73,6 +73,21 @@ class _KernelManager(AsyncKernelManager):
         return self.sandbox.command(super().format_kernel_cmd(extra_arguments))
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
+        box = self.sandbox
+        if box.zygote is not None:
+            from mlcasebook.grading import zygote
+
+            try:
+                process = zygote.kernel(box.zygote, box.spec_path, kernel_cmd, kw["stdout"])
+            except zygote.ZygoteError:  # the zygote died or could not fork: this kernel starts cold
+                box.zygote = None
+                kernel_cmd = box.command(kernel_cmd)
+            else:
+                provisioner = self.provisioner
+                provisioner.process, provisioner.pid, provisioner.pgid = process, process.pid, None
+                provisioner.cwd = str(box.workdir)
+                self._reconcile_connection_info(provisioner.connection_info)
+                return None
         with signals_held():  # the fork happens in here (see signals_held)
             return await super()._async_launch_kernel(kernel_cmd, **kw)
 
@@ -106,6 +121,17 @@ class Verdict:
             _die_with_parent()  # (no import here: see _die_with_parent)
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
+        from mlcasebook.grading import zygote
+
+        warm = zygote.get(zygote.VERDICT)
+        if warm is not None:
+            try:
+                self.proc = zygote.verdict(warm, self.scratch / "verdict.log", limit, env)
+            except zygote.ZygoteError:
+                self.proc = None
+            if self.proc is not None:
+                verdict_protocol.send(self.proc.stdin, ("setup", self.setup_source))
+                return
         log = open(self.scratch / "verdict.log", "ab")
         with signals_held():
             self.proc = subprocess.Popen([sys.executable, "-m", "mlcasebook.grading.verdict"], stdin=subprocess.PIPE,
@@ -325,12 +351,33 @@ def _run_once(work, run: Run, timeout: float, sandbox: Sandbox, verdict: Verdict
                 stream.close()
 
 
+#: the largest peak resident memory of a warm kernel this process has killed, in kB (a cold kernel is a child of
+#: this process and counts in getrusage(RUSAGE_CHILDREN); a warm one is the child of its zygote's holder)
+warm_kernel_peak_kb = 0
+
+
+def _peak_of_child(holder: int) -> int:
+    try:
+        with open(f"/proc/{holder}/task/{holder}/children") as fh:
+            pids = fh.read().split()
+        with open(f"/proc/{pids[0]}/status") as fh:
+            return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+    except (OSError, IndexError, StopIteration, ValueError):
+        return 0
+
+
 def _kill(km) -> None:
     """Kill the sandbox and everything in it (its PID namespace dies with it; else its process group)."""
     import signal
 
     process = getattr(getattr(km, "provisioner", None), "process", None)
     if process is None or process.poll() is not None:
+        return
+    if not isinstance(process, subprocess.Popen):  # forked by a zygote: its holder takes the namespace with it
+        global warm_kernel_peak_kb
+        warm_kernel_peak_kb = max(warm_kernel_peak_kb, _peak_of_child(process.pid))
+        process.kill()
+        process.wait()
         return
     try:
         os.killpg(process.pid, signal.SIGKILL)

@@ -3,8 +3,9 @@
 :func:`start` gives a ``dask.distributed`` client: an embedded ``LocalCluster`` of ``workers`` processes (one per
 core by default, one thread each) or, with ``scheduler="tcp://host:8786"``, an existing cluster whose workers
 run the same installed course. Each worker imports the grading engine, nbgrader's scoring rule and the scientific
-stack once, when it starts (:class:`Warm`), so a submission pays only for its own kernel: a fresh sandboxed kernel
-started for that submission alone and killed after it, as in ``mlcasebook check``.
+stack once, when it starts (:class:`Warm`), and starts two zygotes (:mod:`mlcasebook.grading.zygote`): each
+submission gets a sandboxed kernel and a verdict process of its own, forked pre-imported for it and killed after
+it, so it pays for its own cells and tests, not for imports.
 
 A task carries everything it needs as text (the submission, the instructor's source notebook, its release), so a
 worker on another machine grades exactly the instructor's version, and returns plain data (:func:`grade_task`).
@@ -33,6 +34,11 @@ def warm_up() -> float:
     for name in WARM_MODULES:
         importlib.import_module(name)
     _raise_open_file_limit()
+    from mlcasebook.grading import zygote
+
+    zygote.enable()
+    for kind in (zygote.KERNEL, zygote.VERDICT):  # where they cannot start, the worker's gradings start cold
+        zygote.get(kind)
     return time.perf_counter() - started
 
 
@@ -56,12 +62,22 @@ class Warm(WorkerPlugin):
     def setup(self, worker=None):
         warm_up()
 
+    def teardown(self, worker=None):
+        from mlcasebook.grading import zygote
 
-def peak_rss_mb() -> tuple[float, float]:
-    """Peak resident memory of this worker and of the largest child it waited for (the kernel), in MB."""
+        zygote.stop_all()
+
+
+def peak_rss_mb() -> tuple[float, float, float]:
+    """Peak resident memory of this worker, of the largest kernel it ran (a cold one it waited for, or a warm one
+    read before it was killed) and of its zygotes together, in MB (a fork shares the zygote's pages until it
+    writes to them, so the sum over-counts)."""
+    from mlcasebook.grading import execute, zygote
+
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return round(own, 1), round(children, 1)
+    cold = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    kernel = max(cold, execute.warm_kernel_peak_kb / 1024)
+    return round(own, 1), round(kernel, 1), round(zygote.resident_kb() / 1024, 1)
 
 
 def grade_task(task: dict) -> dict:
@@ -100,10 +116,10 @@ def grade_task(task: dict) -> dict:
         if gid in by_part and kind_of(cell) == TEST:
             cell.outputs = verdict_outputs(cell, by_part[gid])
             cell.execution_count = None
-    own, kernel = peak_rss_mb()
+    own, kernel, zygotes = peak_rss_mb()
     result.update(executed=nbformat.writes(executed), parts=[asdict(p) for p in parts], notes=notes,
                   sandbox=mechanism, seconds=round(time.perf_counter() - started, 3), worker_pid=os.getpid(),
-                  worker_peak_mb=own, kernel_peak_mb=kernel)
+                  worker_peak_mb=own, kernel_peak_mb=kernel, zygotes_mb=zygotes)
     return result
 
 

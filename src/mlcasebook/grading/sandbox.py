@@ -148,6 +148,7 @@ class Sandbox:
     mechanism: str = NAMESPACES
     why_weaker: str | None = None
     hide: tuple[str, ...] = ()  # more folders to hide besides the course root (nbgrader's course, its gradebook)
+    zygote: object = None  # a kernel zygote to fork the kernel from (mlcasebook.grading.zygote), or None: cold
 
     @classmethod
     def choose(cls, workdir: Path, limits: Limits, wanted: str | None = None, hide=()) -> Sandbox:
@@ -158,11 +159,20 @@ class Sandbox:
         why = _unshare_works(os.geteuid() == 0)
         if why:
             return cls(workdir, limits, LIMITS, why, hide)
-        return cls(workdir, limits, NAMESPACES, None, hide)
+        from mlcasebook.grading import zygote
+
+        kernels = zygote.get(zygote.KERNEL)
+        if kernels is not None and not zygote.fits(kernels, limits.memory_mb * 2**20):
+            kernels = None
+        return cls(workdir, limits, NAMESPACES, None, hide, kernels)
 
     def weaken(self, why: str) -> None:
         """The namespaces could not be set up on this machine after all: fall back to limits only."""
-        self.mechanism, self.why_weaker = LIMITS, why
+        self.mechanism, self.why_weaker, self.zygote = LIMITS, why, None
+
+    @property
+    def spec_path(self) -> Path:
+        return self.workdir.parent / (self.workdir.name + "-jail.json")
 
     def jail_error(self) -> str | None:
         """The jail's one-line reason, if the last kernel start failed inside it."""
@@ -189,8 +199,10 @@ class Sandbox:
         os.chmod(self.workdir, 0o755)
         if self.mechanism == NAMESPACES:
             stub = checks_stub(self.workdir.parent / (self.workdir.name + "-checks"))
+            from mlcasebook.grading import zygote
+
             root = paths.course_root()
-            hidden = [str(root), *self.hide]
+            hidden = [str(root), *self.hide, *zygote.folders()]
             read_only = [(str(root / name), str(root / name)) for name in _COURSE_VISIBLE if (root / name).exists()]
             read_only.append((str(root / "src" / "mlcasebook" / "checks"), str(stub)))
             # the package the kernel imports may live outside the course root (MLCASEBOOK_ROOT elsewhere):
@@ -217,12 +229,13 @@ class Sandbox:
                 "limits": self.limits.rlimits(),
                 "env": kernel_env(self.workdir),
             }
-            (self.workdir.parent / (self.workdir.name + "-jail.json")).write_text(json.dumps(spec))
+            self.spec_path.write_text(json.dumps(spec))
 
     def command(self, kernel_argv: list[str]) -> list[str]:
-        if self.mechanism != NAMESPACES:
+        """How to start the kernel cold (a warm kernel is forked from ``zygote`` with the bare ``kernel_argv``)."""
+        if self.mechanism != NAMESPACES or self.zygote is not None:
             return kernel_argv
-        spec = self.workdir.parent / (self.workdir.name + "-jail.json")
+        spec = self.spec_path
         cmd = ["unshare", "--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child", "--mount-proc"]
         if os.geteuid() != 0:
             cmd.insert(1, "--map-root-user")
@@ -272,12 +285,15 @@ def signals_held():
 MAX_TEMP_DIR_CHARS = 48  # the kernel's and the channel's Unix sockets live ~50 characters below it; 107 at most
 
 
-def scratch(prefix: str = "mlcasebook-grade-") -> Path:
-    """A private folder for one grading run (removed by the caller).
-
-    Under the temporary folder, unless its path is so long (a deep TMPDIR, e.g. macOS's /var/folders/...) that
-    the Unix sockets inside would pass the 107-byte limit: then under /tmp."""
+def scratch_base() -> str:
+    """The temporary folder, unless its path is so long (a deep TMPDIR, e.g. macOS's /var/folders/...) that
+    the Unix sockets inside would pass the 107-byte limit: then /tmp."""
     base = tempfile.gettempdir()
     if len(base) > MAX_TEMP_DIR_CHARS and os.access("/tmp", os.W_OK):
         base = "/tmp"
-    return Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+    return base
+
+
+def scratch(prefix: str = "mlcasebook-grade-") -> Path:
+    """A private folder for one grading run (removed by the caller), under :func:`scratch_base`."""
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=scratch_base()))
