@@ -24,6 +24,13 @@ from pathlib import Path
 
 import nbformat
 
+from mlcasebook.grading import zygote
+
+# The suite grades as a cohort worker does: kernels and verdict processes fork from pre-imported zygotes
+# (mlcasebook.grading.zygote), one pair per test process, started by the first grading that needs them.
+# The subprocess cases of the hostile catalogue and the CLI tests start theirs cold, as `mlcasebook check` does.
+zygote.enable()
+
 ROOT = Path(__file__).resolve().parents[1]
 SUBMISSIONS = ROOT / "tests" / "submissions"
 

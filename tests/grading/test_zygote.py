@@ -133,3 +133,4 @@ def test_a_dead_zygote_is_replaced_and_the_grading_still_scores(monkeypatch, tmp
     _executed, parts = _grade(_notebook("value = 42"), True, monkeypatch, tmp_path)
     assert [p.status for p in parts] == [api.PASSED]
     assert zygote.get(zygote.KERNEL) is not kernels and zygote.get(zygote.KERNEL).alive()
+

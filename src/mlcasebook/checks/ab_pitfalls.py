@@ -13,13 +13,12 @@ with ``|z_k| > c_k`` declares a (false) winner.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from mlcasebook.checks import reference as ref
+from mlcasebook.checks.cases_cache import shared
 from mlcasebook.checks.decisions import decide, decision_ladder, normalise_choice
 from mlcasebook.checks.ladder import Evidence, Ladder, Misconception
 from mlcasebook.checks.result import CheckResult, check, passed
@@ -44,7 +43,7 @@ def _as_boundary(boundary, looks: int) -> np.ndarray:
     return b
 
 
-@lru_cache(maxsize=64)
+@shared(maxsize=64)
 def _reference_fpr(looks: int, boundary: tuple, n_sims: int, seed: int) -> tuple[float, float]:
     """(probability of crossing at any look, probability of crossing before the last look)."""
     z = np.abs(null_z_paths(looks, n_sims, np.random.default_rng(seed)))
@@ -73,7 +72,7 @@ def _mc_tolerance(p: float, n_learner: int, n_reference: int, k: float = 4.0) ->
     return k * float(np.sqrt(p * (1 - p) * (1 / n_learner + 1 / n_reference)))
 
 
-@lru_cache(maxsize=32)
+@shared(maxsize=32)
 def _one_sided(looks: int) -> float:
     z = null_z_paths(looks, 200_000, np.random.default_rng(0))
     return float((z > Z_975).any(axis=1).mean())

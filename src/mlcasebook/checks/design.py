@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
 from mlcasebook.cases import design as case
 from mlcasebook.cases.design import *  # noqa: F401,F403 - public facts, as the notebook reads them
+from mlcasebook.checks.cases_cache import shared
 from mlcasebook.checks.decisions import decide, decision_ladder, normalise_choice
 from mlcasebook.checks.ladder import Evidence, Ladder, Misconception
 from mlcasebook.checks.result import CheckResult, check, is_stub, not_attempted
@@ -46,7 +46,7 @@ def reference_precision(frame: pd.DataFrame, k: int) -> pd.Series:
     return reference_alerts(frame, k).groupby("day")["fraud"].mean()
 
 
-@lru_cache(maxsize=24)  # the learner's functions get copies; nothing here changes a case
+@shared(maxsize=24)  # the learner's functions get copies; nothing here changes a case
 def alert_cases(seed: int) -> dict:
     """A three-week stream: days of different volume, an attack day, a day without fraud, days numbered from an
     offset, rows not in time order, and scores that are percentile ranks (half the transactions above 0.5)."""
@@ -220,7 +220,7 @@ def _kind(value) -> str:
 # ================================================================ round 1: time-based validation, matured labels
 
 
-@lru_cache(maxsize=24)  # the learner's functions get copies; nothing here changes a case
+@shared(maxsize=24)  # the learner's functions get copies; nothing here changes a case
 def split_cases(seed: int) -> dict:
     """Streams censored at their last day, and two (maturity, validation length) settings to call the split with."""
     from mlcasebook.datasets.design import make_transactions
@@ -343,7 +343,7 @@ def cascade_outcome(thresholds: Mapping, cheap, expensive, labels) -> dict[str, 
             "recall": float(labels[caught].sum() / labels.sum()) if labels.any() else math.nan}
 
 
-@lru_cache(maxsize=24)  # the learner's functions get copies; nothing here changes a case
+@shared(maxsize=24)  # the learner's functions get copies; nothing here changes a case
 def loads_cases(seed: int) -> list[tuple]:
     """(cheap, expensive, thresholds) triples: a third of the violations invisible to the cheap model, thresholds
     drawn at random (never equal to a score)."""
@@ -420,7 +420,7 @@ def loads_function(name: str, stage_loads: Callable, *, seed: int = 0) -> CheckR
     return LOADS_FUNCTION.judge(name, e)
 
 
-@lru_cache(maxsize=24)  # the learner's functions get copies; nothing here changes a case
+@shared(maxsize=24)  # the learner's functions get copies; nothing here changes a case
 def threshold_cases(seed: int) -> list[dict]:
     """Tuning days for ``cascade_thresholds``: two settings of target and budgets, and a day without violations."""
     from mlcasebook.datasets.design import make_moderation_days
@@ -510,7 +510,7 @@ THRESHOLDS_FUNCTION = Ladder(
 )
 
 
-@lru_cache(maxsize=1)
+@shared(maxsize=1)
 def moderation_case() -> pd.DataFrame:
     from mlcasebook.datasets.design import make_moderation_days
 
@@ -605,7 +605,7 @@ def reference_index(log: pd.DataFrame, now, half_life_days: float, k: int) -> di
     return index
 
 
-@lru_cache(maxsize=24)  # the learner's functions get copies; nothing here changes a case
+@shared(maxsize=24)  # the learner's functions get copies; nothing here changes a case
 def index_cases(seed: int) -> dict:
     """A two-week log with trends and fades, ``now`` at a day's start, and a burst of one query right after it."""
     from mlcasebook.datasets.design import make_query_log
@@ -733,7 +733,7 @@ def reference_mrr(suggested, targets) -> float:
     return float(np.mean(ranks)) if ranks else math.nan
 
 
-@lru_cache(maxsize=24)  # the learner's functions get copies; nothing here changes a case
+@shared(maxsize=24)  # the learner's functions get copies; nothing here changes a case
 def mrr_cases(seed: int) -> tuple[list[list[str]], list[str]]:
     """Ranked lists with the target at every position 1..5, absent, or the list empty."""
     rng = np.random.default_rng(seed)

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from mlcasebook.checks.cases_cache import shared
 from mlcasebook.checks.decisions import decide, decision_ladder, normalise_choice
 from mlcasebook.checks.ladder import Evidence, Ladder, Misconception
 from mlcasebook.checks.result import CheckResult, check, is_stub, not_attempted
@@ -341,7 +341,7 @@ def big_n(name: str, big_n: dict) -> CheckResult:
 
 # ---------------------------------------------------------------- drift table and alert rule
 
-@lru_cache(maxsize=2)
+@shared(maxsize=2)
 def alert_streams(seed: int) -> dict[str, object]:
     """A no-drift control; a stream with a sudden numeric shift, a categorical shift that changes the categories'
     frequency order and a gradual (ramped) shift; a stream of 20,000 rows a window with trivial shifts."""
@@ -463,7 +463,7 @@ def alert_function(name: str, drift_table: Callable, alert_rule: Callable, *, se
 # ---------------------------------------------------------------- findings: drift or pipeline bug
 
 
-@lru_cache(maxsize=1)
+@shared(maxsize=1)
 def case_truth() -> pd.DataFrame:
     from mlcasebook.datasets import make_production_stream
 

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
 from mlcasebook.cases import latency as case
+from mlcasebook.checks.cases_cache import shared
 from mlcasebook.checks.decisions import decide, decision_ladder, normalise_choice
 from mlcasebook.checks.ladder import Evidence, Ladder, Misconception
 from mlcasebook.checks.result import CheckResult, check, is_stub, not_attempted
@@ -794,7 +794,7 @@ MIN_DETECTED = 0.85      # of regressed canaries rolled back in time, per kind o
 NO_NOISE_SHARE = 0.80    # rolling back this share of good canaries means the rule has no noise model at all
 
 
-@lru_cache(maxsize=4)
+@shared(maxsize=4)
 def canary_streams(seed: int) -> tuple:
     """Good canaries (other traffic shares, error rates and p99s), error regressions and latency regressions, half
     of them from the first window and half from a later one (a regression that appears under load or after a cache

@@ -11,8 +11,6 @@ Each check declares what it can detect as a :class:`~mlcasebook.checks.ladder.La
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pandas as pd
 from sklearn.compose import make_column_transformer
@@ -26,6 +24,7 @@ from sklearn.utils import Bunch
 from mlcasebook.cases.churn import precision_at_recall
 from mlcasebook.cases.metrics import CONTACT_COST, SAVE_RATE, VALUE, best_profit, expected_profit, labels_from_counts
 from mlcasebook.checks import reference as ref
+from mlcasebook.checks.cases_cache import shared
 from mlcasebook.checks.decisions import decide, decision_ladder, normalise_choice
 from mlcasebook.checks.ladder import Evidence, Ladder, Misconception
 from mlcasebook.checks.result import CheckResult, check, not_attempted, passed
@@ -288,7 +287,7 @@ def prevalence_reading(name: str, reading: dict, scored: dict) -> CheckResult:
 # ---------------------------------------------------------------- 3. a threshold from money
 
 
-@functools.cache
+@shared()
 def _notebook_case() -> Bunch:
     data = _make_churn(20_000, 0)
     X_train, X_test, y_train, y_test = train_test_split(data.frame, data.target, test_size=0.25,

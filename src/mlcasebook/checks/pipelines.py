@@ -15,7 +15,6 @@ bug gives a visibly different answer. Messages name the mistake, never a hidden 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -36,6 +35,7 @@ from mlcasebook.cases.pipelines import (
     SAMPLE_RATE,
     WINDOWS,
 )
+from mlcasebook.checks.cases_cache import shared
 from mlcasebook.checks.decisions import decide, decision_ladder, normalise_choice
 from mlcasebook.checks.ladder import Evidence, Ladder, Misconception
 from mlcasebook.checks.result import CheckResult, check, is_stub, not_attempted
@@ -166,7 +166,7 @@ def _shuffled(events, labels, rng):
     return events, labels[["label_time", "churned", "customer_id"]]
 
 
-@lru_cache(maxsize=4)
+@shared(maxsize=4)
 def feature_cases(seed: int) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
     """A generated log (monthly snapshots and label times at any second, several labels per customer) and the
     hand-built edge cases, both unsorted."""
@@ -202,12 +202,12 @@ def _variants(events, labels) -> dict[str, pd.DataFrame]:
             "naive": naive_features(events, reset)}
 
 
-@lru_cache(maxsize=8)
+@shared(maxsize=8)
 def _case_variants(seed: int, key: str) -> dict[str, pd.DataFrame]:
     return _variants(*feature_cases(seed)[key])
 
 
-@lru_cache(maxsize=8)
+@shared(maxsize=8)
 def _sorted_case(seed: int, key: str):
     """The same case with the events in time order and the labels sorted by time, and its variants."""
     events, labels = feature_cases(seed)[key]
@@ -358,7 +358,7 @@ def features_function(name: str, features_as_of: Callable, *, seed: int = 0) -> 
 
 # ---------------------------------------------------------------- time_split
 
-@lru_cache(maxsize=4)
+@shared(maxsize=4)
 def split_cases(seed: int) -> list[tuple[pd.DataFrame, pd.Timestamp, pd.Timedelta]]:
     """Label tables with label times at any second, a cutoff at any second and another horizon."""
     from mlcasebook.cases.pipelines import LOG_START
@@ -472,14 +472,14 @@ def reference_split(labels: pd.DataFrame, cutoff=CUTOFF, horizon=HORIZON, test_s
 
 # ---------------------------------------------------------------- leak: offline score vs holdout
 
-@lru_cache(maxsize=1)
+@shared(maxsize=1)
 def case_data():
     from mlcasebook.datasets.pipelines import make_event_log
 
     return make_event_log(random_state=CASE_SEED)
 
 
-@lru_cache(maxsize=1)
+@shared(maxsize=1)
 def case_rows() -> dict[str, object]:
     """The case's model rows: as-of and naive features with the attributes, and the labels."""
     data = case_data()
@@ -626,7 +626,7 @@ def _steps(estimator):
 _KEYS = ["customer_id", "request_time"]
 
 
-@lru_cache(maxsize=2)
+@shared(maxsize=2)
 def skew_cases(seed: int) -> dict[str, tuple[pd.DataFrame, pd.DataFrame, str]]:
     """One serving log per kind of skew (:data:`mlcasebook.datasets.pipelines.SKEWS`), each with its offline
     recomputation (keys and the five features, rows in another order) and the feature that is skewed."""
@@ -738,7 +738,7 @@ def skew_function(name: str, find_skew: Callable, skewed_feature=None, *, seed: 
 
 # ---------------------------------------------------------------- serving with the shared fitted pipeline
 
-@lru_cache(maxsize=2)
+@shared(maxsize=2)
 def serving_rows(seed: int) -> dict[str, pd.DataFrame]:
     """Model rows the pipeline never saw: a batch with missing values, a small batch of very active customers
     (their statistics differ from any training batch), and single rows."""
@@ -861,7 +861,7 @@ def reference_staleness(requests: pd.DataFrame, events: pd.DataFrame, run_hour: 
     return {"mean_age_hours": float(age.mean()), "stale_share": float(stale / max(len(t), 1))}
 
 
-@lru_cache(maxsize=2)
+@shared(maxsize=2)
 def freshness_cases(seed: int) -> list[tuple[pd.DataFrame, pd.DataFrame, int, str]]:
     """A generated serving log with another run hour, and requests bunched in a few hours of the day."""
     from mlcasebook.datasets.pipelines import make_event_log

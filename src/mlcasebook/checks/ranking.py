@@ -16,12 +16,12 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Mapping
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
 from mlcasebook.cases.ranking import CUTOFF, N_CANDIDATES, SEED
+from mlcasebook.checks.cases_cache import shared
 from mlcasebook.checks.decisions import decide, decision_ladder, normalise_choice
 from mlcasebook.checks.ladder import Evidence, Ladder, Misconception
 from mlcasebook.checks.result import CheckResult, check, is_stub, not_attempted
@@ -283,7 +283,7 @@ def _at_midnight(log: pd.DataFrame, cutoff: pd.Timestamp, rng: np.random.Generat
     return log
 
 
-@lru_cache(maxsize=2)
+@shared(maxsize=2)
 def split_cases(seed: int) -> dict[str, tuple[pd.DataFrame, pd.Timestamp]]:
     """Hidden logs (rows shuffled, as logs come from many servers) with a cutoff each: a main log with new users
     after the cutoff and visits exactly at it, and a log whose cutoff leaves most rows in the holdout."""
@@ -402,7 +402,7 @@ def mean_recall(candidates: Mapping, holdout: pd.DataFrame, k: int, users=None) 
     return float(np.mean([reference_recall(candidates.get(u, []), items, k) for u, items in relevant.items()]))
 
 
-@lru_cache(maxsize=2)
+@shared(maxsize=2)
 def candidate_log(seed: int) -> tuple[pd.DataFrame, pd.Timestamp]:
     """A hidden log (its own ids, dates and catalogue) and its cutoff, for the candidate generator."""
     from mlcasebook.datasets.ranking import make_click_log
@@ -414,7 +414,7 @@ def candidate_log(seed: int) -> tuple[pd.DataFrame, pd.Timestamp]:
     return log, log["timestamp"].min().normalize() + pd.Timedelta(days=14)
 
 
-@lru_cache(maxsize=1)
+@shared(maxsize=1)
 def case_log() -> pd.DataFrame:
     from mlcasebook.datasets.ranking import make_click_log
 
@@ -568,7 +568,7 @@ def reference_ipw(log: pd.DataFrame, propensities, *, use: str = "ipw") -> pd.Se
     return pd.Series(clicks / theta[pos], index=items).groupby(level=0).sum() / shown
 
 
-@lru_cache(maxsize=2)
+@shared(maxsize=2)
 def bias_cases(seed: int) -> dict[str, tuple]:
     """Hidden logs for the propensity estimate (a steep and a flat examination curve, each with a relevance-sorted
     policy and half the visits randomised) and for IPW (a log whose items sit at very different positions)."""
@@ -714,7 +714,7 @@ def bias_functions(name: str, estimate_propensities: Callable, ipw_relevance: Ca
 # ---------------------------------------------------------------- training rows for the ranker
 
 
-@lru_cache(maxsize=2)
+@shared(maxsize=2)
 def rows_case(seed: int) -> tuple[pd.DataFrame, np.ndarray]:
     from mlcasebook.datasets.ranking import make_click_log, power_law_examination
 

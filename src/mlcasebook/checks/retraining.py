@@ -14,13 +14,13 @@ onsets, a hidden value or how many cases were tried.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit
 
 from mlcasebook.cases import retraining as case
+from mlcasebook.checks.cases_cache import shared
 from mlcasebook.checks.decisions import decide, decision_ladder, normalise_choice
 from mlcasebook.checks.ladder import Evidence, Ladder, Misconception
 from mlcasebook.checks.result import CheckResult, check
@@ -52,7 +52,7 @@ def _hidden_scenarios(seed: int) -> dict[str, tuple[int, list[Drift]]]:
     }
 
 
-@lru_cache(maxsize=4)
+@shared(maxsize=4)
 def hidden_replays(seed: int) -> dict[str, Replay]:
     """The hidden test's replays for ``seed`` (cached: the policy test and its neighbours share them)."""
     out = {}

@@ -125,6 +125,8 @@ class Verdict:
 
         warm = zygote.get(zygote.VERDICT)
         if warm is not None:
+            # the hidden cases its forks build, kept in the zygote's private folder for the next fork
+            env = {**env, "MLCASEBOOK_CASES_CACHE": str(warm.folder / "cases")}
             try:
                 self.proc = zygote.verdict(warm, self.scratch / "verdict.log", limit, env)
             except zygote.ZygoteError:

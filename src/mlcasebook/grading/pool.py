@@ -20,24 +20,26 @@ from dataclasses import asdict
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-#: imported once per worker (the learner's kernel imports its own copies inside the sandbox)
-WARM_MODULES = ("mlcasebook.grading.api", "nbgrader.utils", "nbclient", "numpy", "pandas", "scipy.stats",
-                "sklearn.linear_model", "statsmodels.api", "matplotlib.pyplot")
+#: imported once per worker: the grading engine and nbgrader's scoring rule (the scientific stack is the zygotes')
+WARM_MODULES = ("mlcasebook.grading.api", "nbgrader.utils", "nbclient")
 
 
 def warm_up() -> float:
-    """Import the grading engine and the course's libraries in this process; return the seconds it took."""
+    """Start this worker's zygotes and, while they import the scientific stack, import the grading engine here;
+    return the seconds until all three are ready. Where the zygotes cannot start, gradings start cold."""
     import importlib
+
+    from mlcasebook.grading import zygote
 
     started = time.perf_counter()
     os.environ.setdefault("MPLBACKEND", "Agg")
+    zygote.enable()
+    for kind in (zygote.KERNEL, zygote.VERDICT):
+        zygote.get(kind, wait=False)
     for name in WARM_MODULES:
         importlib.import_module(name)
     _raise_open_file_limit()
-    from mlcasebook.grading import zygote
-
-    zygote.enable()
-    for kind in (zygote.KERNEL, zygote.VERDICT):  # where they cannot start, the worker's gradings start cold
+    for kind in (zygote.KERNEL, zygote.VERDICT):
         zygote.get(kind)
     return time.perf_counter() - started
 

@@ -20,9 +20,10 @@ starts two *zygotes* once instead, and each grading forks from them:
 Each fork serves exactly one grading and starts from the zygote's state, never from an earlier grading's: warm
 gradings score what cold ones score (the test suite grades through zygotes; ``make bench`` compares both).
 Requests travel on a Unix socket in a private folder, with the file descriptors attached (``SCM_RIGHTS``); the
-answer is a pidfd, so the grader can watch and kill a process it did not fork. Used only where the namespace
-sandbox works as root (the zygote cannot map a user namespace for a non-root user yet) and a zygote has started;
-everywhere else a grading starts its processes cold, as before.
+answer is a pidfd, so the grader can watch and kill a process it did not fork. A kernel is forked only where
+the namespace sandbox works as root (the holder's user-namespace mapping for other users is written but not yet
+proven by a test, so they start kernels cold) and the memory limit leaves room for the preloads (:func:`fits`); everywhere else it starts cold, as in
+``mlcasebook check``.
 """
 
 from __future__ import annotations
@@ -51,12 +52,14 @@ PRELOAD = {
              "sklearn.impute", "sklearn.ensemble", "sklearn.tree", "sklearn.calibration", "sklearn.isotonic",
              "imblearn.pipeline", "imblearn.over_sampling", "statsmodels.api", "statsmodels.formula.api",
              "statsmodels.stats.power", "statsmodels.stats.proportion", "statsmodels.stats.multitest", "joblib"),
-    VERDICT: ("mlcasebook.grading.verdict", "mlcasebook.grading.channel", "mlcasebook.checks", "numpy", "pandas",
+    VERDICT: ("mlcasebook.grading.verdict", "mlcasebook.grading.channel", "mlcasebook.checks", "mlcasebook.datasets",
+              "mlcasebook.cases", "mlcasebook.tutor", "IPython.display", "numpy", "pandas",
               "scipy.stats", "matplotlib.pyplot", "sklearn.linear_model", "sklearn.metrics", "statsmodels.api"),
 }
 FORBIDDEN_IN_KERNEL = ("mlcasebook.checks", "mlcasebook.grading.verdict", "mlcasebook.grading.api")
 
-CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x4000000, 0x8000000, 0x20000000, 0x40000000
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = (
+    0x20000, 0x4000000, 0x8000000, 0x10000000, 0x20000000, 0x40000000)
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 1, 38, 24, 47, 4
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
@@ -139,16 +142,24 @@ class Zygote:
                                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, env=env,
                                          start_new_session=True, preexec_fn=_die_with_grader)
         log.close()
+        self.forks, self.address_space, self.failed = 0, 0, None
+
+    def wait_ready(self, timeout: float = 120) -> bool:
+        """Wait until the zygote has imported everything (it starts in the background: a cohort worker imports
+        its own modules meanwhile); False, with ``failed`` saying why, if it never got there."""
+        if self.address_space or self.failed:
+            return not self.failed
         poller = select.poll()
         poller.register(self.proc.stdout, select.POLLIN | select.POLLHUP)
-        ready = poller.poll(120_000)
+        ready = poller.poll(timeout * 1000)
         line = self.proc.stdout.readline().decode().strip() if ready else ""
-        if not line.startswith("ready "):
-            self.stop()
-            raise ZygoteError(f"the {kind} zygote did not start ({line or self.log_tail() or 'no answer in 120 s'})")
         self.proc.stdout.close()
-        self.forks = 0
+        if not line.startswith("ready "):
+            self.failed = f"the {self.kind} zygote did not start ({line or self.log_tail() or f'no answer in {timeout:g} s'})"
+            self.stop()
+            return False
         self.address_space = int(line.split()[1])  # bytes: every fork starts with this much (its RLIMIT_AS counts it)
+        return True
 
     def log_tail(self) -> str:
         try:
@@ -159,6 +170,8 @@ class Zygote:
 
     def fork(self, request: dict, fds: list[int], **streams) -> Forked:
         """Ask for one process; ``fds`` travel with the request (they are the child's stdin, stdout, stderr)."""
+        if not self.wait_ready():
+            raise ZygoteError(self.failed)
         with self.lock, socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.settimeout(30)
             try:
@@ -173,7 +186,7 @@ class Zygote:
             return Forked(got[0], int(data), **streams)
 
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        return self.failed is None and self.proc.poll() is None
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -212,23 +225,25 @@ def enabled() -> bool:
     return _enabled
 
 
-def get(kind: str) -> Zygote | None:
-    """The running zygote of ``kind``, started if need be; None where warm starts are off or impossible here
-    (then the grading starts its process cold; why is in :func:`why_not`)."""
+def get(kind: str, wait: bool = True) -> Zygote | None:
+    """The running zygote of ``kind``, started if need be (and, with ``wait``, ready); None where warm starts are
+    off or impossible here (then the grading starts its process cold; why is in :func:`why_not`)."""
     if not enabled() or not hasattr(os, "pidfd_open") or (kind == KERNEL and os.geteuid() != 0):
         return None
     zygote = _zygotes.get(kind)
-    if zygote is not None and zygote.alive():
-        return zygote
-    if kind in _failures:
+    if zygote is None or not zygote.alive():
+        if kind in _failures:
+            return None
+        try:
+            _zygotes[kind] = zygote = Zygote(kind)
+        except OSError as exc:
+            _failures[kind] = str(exc)
+            return None
+        if len(_zygotes) == 1:
+            atexit.register(stop_all)
+    if wait and not zygote.wait_ready():
+        _failures[kind] = zygote.failed
         return None
-    try:
-        _zygotes[kind] = zygote = Zygote(kind)
-    except (ZygoteError, OSError) as exc:
-        _failures[kind] = str(exc)
-        return None
-    if len(_zygotes) == 1:
-        atexit.register(stop_all)
     return zygote
 
 
@@ -382,10 +397,17 @@ def _run_kernel(request: dict) -> int:
 def _hold_kernel(request: dict) -> int:
     """The holder: new namespaces, the kernel forked as their first process, then wait for it and stand for it."""
     flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
+    uid, gid = os.getuid(), os.getgid()
+    if uid != 0:  # as `unshare --map-root-user`: root of a user namespace of its own, which may mount
+        flags |= CLONE_NEWUSER
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if _libc.unshare(flags) != 0:
         print(f"mlcasebook sandbox: unshare: {os.strerror(ctypes.get_errno())}", file=sys.stderr, flush=True)
         return 97
+    if uid != 0:
+        for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
+            with open(f"/proc/self/{name}", "w") as fh:
+                fh.write(text)
     child = os.fork()
     if child == 0:
         code = 1
@@ -421,6 +443,7 @@ def _run_verdict(request: dict) -> int:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     os.environ.clear()
     os.environ.update(request["env"])
+    return verdict.main()
     return verdict.main()
 
 
