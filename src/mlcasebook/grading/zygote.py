@@ -22,8 +22,8 @@ gradings score what cold ones score (the test suite grades through zygotes; ``ma
 Requests travel on a Unix socket in a private folder, with the file descriptors attached (``SCM_RIGHTS``); the
 answer is a pidfd, so the grader can watch and kill a process it did not fork. A kernel is forked only where
 the namespace sandbox works as root (the holder's user-namespace mapping for other users is written but not yet
-proven by a test, so they start kernels cold) and the memory limit leaves room for the preloads (:func:`fits`); everywhere else it starts cold, as in
-``mlcasebook check``.
+proven by a test, so they start kernels cold) and the memory limit leaves room for the preloads (:func:`fits`);
+everywhere else it starts cold, as in ``mlcasebook check``.
 """
 
 from __future__ import annotations
