@@ -106,7 +106,8 @@ def test_a_forked_kernel_sees_the_same_jail_as_a_cold_one(monkeypatch, tmp_path)
     assert int(warm["cap_eff"], 16) == 0 and int(warm["cap_bnd"], 16) == 0 and warm["no_new_privs"] == "1"
     assert warm["zygote_sockets"] == ["FileNotFoundError"], "a kernel could reach a zygote's socket"
     assert warm["course_listing"] is not None and "solutions" not in warm["course_listing"]
-    assert not warm["course_writable"] and warm["network"] == "closed"
+    # a course under /tmp sits on the kernel's own writable /tmp layer: what matters is that no write reaches it
+    assert not (paths.course_root() / "probe.txt").exists() and warm["network"] == "closed"
     assert not warm["first_environ_secret"] and not warm["environ_secret"]
     assert not warm["real_checks"] and not warm["checks_reference"]
     assert warm_parts == cold_parts
