@@ -32,7 +32,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from mlcasebook.grading import verdict as verdict_protocol
 from mlcasebook.grading.channel import FRAME as _FRAME
 from mlcasebook.grading.rebuild import SKIP, TEST, TEXT, kind_of
-from mlcasebook.grading.sandbox import NAMESPACES, Sandbox, _die_with_parent, signals_held
+from mlcasebook.grading.sandbox import NAMESPACES, Sandbox, _die_with_parent, last_line, signals_held
 
 TIMED_OUT, CRASHED = "timed out", "crashed"
 MAX_OUTPUT_BYTES = 1_000_000  # per cell: more is dropped (and said), so a print loop cannot fill the grader's memory
@@ -178,11 +178,7 @@ class Verdict:
 
     def log_tail(self) -> str:
         """The last line the verdict process wrote to its log (our code's error, e.g. an ImportError)."""
-        try:
-            lines = (self.scratch / "verdict.log").read_text(errors="replace").strip().splitlines()
-        except OSError:
-            return ""
-        return lines[-1][:200] if lines else ""
+        return last_line(self.scratch / "verdict.log")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -250,6 +250,15 @@ class Sandbox:
         return {**common, "env": kernel_env(self.workdir), "preexec_fn": self.limits.preexec()}
 
 
+def last_line(log: Path) -> str:
+    """The last line a process wrote to its log, cut to 200 characters ("" if there is none)."""
+    try:
+        lines = log.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1][:200] if lines else ""
+
+
 def _die_with_parent() -> None:
     """In the child before exec: SIGKILL when the grader dies, so no sandbox outlives a killed grader.
 

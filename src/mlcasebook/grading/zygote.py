@@ -162,11 +162,9 @@ class Zygote:
         return True
 
     def log_tail(self) -> str:
-        try:
-            lines = (self.folder / "zygote.log").read_text(errors="replace").strip().splitlines()
-        except OSError:
-            return ""
-        return lines[-1][:200] if lines else ""
+        from mlcasebook.grading.sandbox import last_line
+
+        return last_line(self.folder / "zygote.log")
 
     def fork(self, request: dict, fds: list[int], **streams) -> Forked:
         """Ask for one process; ``fds`` travel with the request (they are the child's stdin, stdout, stderr)."""
