@@ -183,9 +183,7 @@ class Sandbox:
         return lines[-1].removeprefix("mlcasebook sandbox:").strip() if lines else None
 
     def kernel_log_tail(self) -> str:
-        log = self.workdir.parent / "kernel.log"
-        lines = log.read_text(errors="replace").strip().splitlines() if log.is_file() else []
-        return lines[-1][:200] if lines else "the kernel wrote nothing"
+        return last_line(self.workdir.parent / "kernel.log") or "the kernel wrote nothing"
 
     def notice(self) -> str | None:
         if self.mechanism == NAMESPACES:
