@@ -252,12 +252,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=_positive_seconds, default=None, metavar="S",
                    help="seconds allowed per cell (default: ExecutePreprocessor.timeout in nbgrader_config.py)")
     p.add_argument("--force", action="store_true", help="regrade submissions that did not change")
+    p.add_argument("--report", metavar="FILE", help="also write the summary as JSON: one record per student and "
+                                                    "notebook, with its score, status, seconds and peak memory")
     p.add_argument("--root", default=".", help="the course root (default: the current folder)")
     p.set_defaults(func=cmd_autograde)
     return parser
 
 
 def cmd_autograde(args) -> int:
+    from mlcasebook.grading import pool
+
+    if not args.scheduler:
+        pool.prestart()  # first: the zygotes import while this process does (and see skip_unused_imports)
+    pool.skip_unused_imports()
     from mlcasebook import autograde
 
     root = Path(args.root).expanduser().resolve()
@@ -268,6 +275,16 @@ def cmd_autograde(args) -> int:
         print(f"mlcasebook autograde: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(autograde.table(outcomes))
+    if args.report:
+        import json
+        from dataclasses import asdict
+
+        try:
+            Path(args.report).expanduser().write_text(json.dumps([asdict(o) for o in outcomes], indent=1))
+        except OSError as exc:
+            print(f"mlcasebook autograde: could not write the report {args.report} ({exc.strerror}); "
+                  "the gradebook and autograded/ were written.", file=sys.stderr)
+            return EXIT_BAD_INPUT
     return 1 if any(o.status == "error" for o in outcomes) else 0
 
 

@@ -7,6 +7,7 @@ travels as its class and line only; an object whose ``__eq__`` is always true pr
 
 from __future__ import annotations
 
+import io
 import pickle
 
 import numpy as np
@@ -96,6 +97,19 @@ def test_calls_run_remotely_and_return_data(link):
     double = link.get("double")["double"]
     assert type(double) is channel.Remote and double(21) == 42
     assert repr(double) == "<your function object>"
+
+
+def test_a_long_string_column_reaches_the_learner_unchanged(link):
+    """The hidden frame a check passes to a learner's function travels as codes (reducer_override): the learner's
+    side gets the same values, missing ones included, in the same dtype."""
+    frame = pd.DataFrame({"arm": pd.Series(["treatment", None, "control", "ctrl "] * 5_000, dtype="str"),
+                          "n": np.arange(20_000)})
+    identity = link.get("double")["double"]  # a learner function: its argument crosses to the learner's side
+    payload = channel.dumps(("call", identity, ((frame,), {})))
+    assert b"_strings" in payload  # sent as codes, not string by string
+    op, _target, ((arrived,), _kwargs) = agent._Unpickler(io.BytesIO(payload)).load()
+    assert op == "call" and arrived.equals(frame) and arrived.dtypes.equals(frame.dtypes)
+    assert type(arrived["arm"].array) is type(frame["arm"].array) and arrived["arm"].isna().sum() == 5_000
 
 
 def test_a_missing_attribute_of_a_learner_object_is_an_attribute_error(link):

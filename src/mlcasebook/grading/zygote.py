@@ -43,6 +43,7 @@ import time
 from pathlib import Path
 
 KERNEL, VERDICT = "kernels", "verdicts"
+READY = "ready"  # the file a zygote writes in its folder once it serves: its address space in bytes
 
 #: what each zygote imports before it forks anything (the kernel's list must stay free of the course's modules)
 PRELOAD = {
@@ -126,12 +127,19 @@ class Forked:
 
 
 class Zygote:
-    """One running zygote of ``kind``, started by :func:`get` and stopped at exit."""
+    """One running zygote of ``kind``, started by :func:`get` and stopped at exit, or one another process of this
+    machine started and shares (:func:`attach`: the embedded cluster's workers fork from their parent's two)."""
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, shared: dict | None = None):
         from mlcasebook.grading.sandbox import scratch_base, signals_held
 
         self.kind, self.lock = kind, threading.Lock()
+        self.forks, self.address_space, self.failed = 0, 0, None
+        if shared is not None:
+            self.proc, self.pid, self.folder, self.address = None, int(shared["pid"]), Path(shared["folder"]), \
+                shared["address"]
+            self.pidfd = os.pidfd_open(self.pid)  # readable once it exits (even before its parent reaps it)
+            return
         self.folder = Path(tempfile.mkdtemp(prefix=f"mlcasebook-{kind}-", dir=_base or scratch_base()))
         os.chmod(self.folder, 0o700)
         env = _env(kind, self.folder)
@@ -143,13 +151,19 @@ class Zygote:
                                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, env=env,
                                          start_new_session=True, preexec_fn=_die_with_grader)
         log.close()
-        self.forks, self.address_space, self.failed = 0, 0, None
+        self.pid, self.pidfd = self.proc.pid, -1
+
+    def share(self) -> dict:
+        """What another process needs to :func:`attach` to this zygote."""
+        return {"pid": self.pid, "folder": str(self.folder), "address": self.address}
 
     def wait_ready(self, timeout: float = 120) -> bool:
         """Wait until the zygote has imported everything (it starts in the background: a cohort worker imports
         its own modules meanwhile); False, with ``failed`` saying why, if it never got there."""
         if self.address_space or self.failed:
             return not self.failed
+        if self.proc is None:
+            return self._wait_shared(timeout)
         poller = select.poll()
         poller.register(self.proc.stdout, select.POLLIN | select.POLLHUP)
         ready = poller.poll(timeout * 1000)
@@ -161,6 +175,23 @@ class Zygote:
             return False
         self.address_space = int(line.split()[1])  # bytes: every fork starts with this much (its RLIMIT_AS counts it)
         return True
+
+    def _wait_shared(self, timeout: float) -> bool:
+        """A shared zygote is ready when its ``ready`` file appears (it holds the address space); it failed if
+        it exited first."""
+        poller = select.poll()
+        poller.register(self.pidfd, select.POLLIN)
+        until = time.monotonic() + timeout
+        while time.monotonic() < until:
+            try:
+                self.address_space = int((self.folder / READY).read_text())
+                return True
+            except (OSError, ValueError):
+                pass
+            if poller.poll(20):
+                break
+        self.failed = f"the shared {self.kind} zygote did not start ({self.log_tail() or 'no message'})"
+        return False
 
     def log_tail(self) -> str:
         from mlcasebook.grading.sandbox import last_line
@@ -185,9 +216,15 @@ class Zygote:
             return Forked(got[0], int(data), **streams)
 
     def alive(self) -> bool:
+        if self.proc is None:
+            return self.failed is None and not select.select([self.pidfd], [], [], 0)[0]
         return self.failed is None and self.proc.poll() is None
 
     def stop(self) -> None:
+        if self.proc is None:  # shared: its owner stops it
+            os.close(self.pidfd)
+            self.pidfd, self.failed = -1, "detached"
+            return
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
@@ -200,6 +237,7 @@ _zygotes: dict[str, Zygote | None] = {}
 _enabled = False
 _base: str | None = None  # where the zygotes' folders go: the temporary folder when warm starts were enabled
 _failures: dict[str, str] = {}
+_at_exit: list = []
 
 
 def enable() -> None:
@@ -231,6 +269,8 @@ def get(kind: str, wait: bool = True) -> Zygote | None:
         return None
     zygote = _zygotes.get(kind)
     if zygote is None or not zygote.alive():
+        if zygote is not None and zygote.proc is None:  # a shared one that stopped: this process starts its own
+            zygote.stop()
         if kind in _failures:
             return None
         try:
@@ -238,12 +278,37 @@ def get(kind: str, wait: bool = True) -> Zygote | None:
         except OSError as exc:
             _failures[kind] = str(exc)
             return None
-        if len(_zygotes) == 1:
-            atexit.register(stop_all)
+        _stop_at_exit()
     if wait and not zygote.wait_ready():
+        if zygote.proc is None:  # a shared one that never got ready: this process starts its own
+            zygote.stop()
+            _zygotes.pop(kind)
+            return get(kind, wait)
         _failures[kind] = zygote.failed
         return None
     return zygote
+
+
+def _stop_at_exit() -> None:
+    if not _at_exit:
+        _at_exit.append(atexit.register(stop_all))
+
+
+def shared() -> dict:
+    """The running zygotes, for :func:`attach` in another process of this machine (started, maybe not yet ready)."""
+    return {kind: z.share() for kind, z in _zygotes.items() if z is not None and z.alive()}
+
+
+def attach(zygotes: dict) -> None:
+    """Fork from zygotes another process started (:func:`shared`) instead of starting this process's own; where
+    one of them dies or never gets ready, :func:`get` starts one here."""
+    for kind, where in zygotes.items():
+        if _zygotes.get(kind) is None:
+            try:
+                _zygotes[kind] = Zygote(kind, shared=where)
+            except OSError:  # gone already
+                pass
+    _stop_at_exit()
 
 
 def resident_kb() -> int:
@@ -251,7 +316,7 @@ def resident_kb() -> int:
     total = 0
     for z in _zygotes.values():
         try:
-            with open(f"/proc/{z.proc.pid}/status") as fh:
+            with open(f"/proc/{z.pid}/status") as fh:
                 total += next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
         except (OSError, StopIteration, AttributeError):
             pass
@@ -490,7 +555,11 @@ def serve(kind: str, address: str) -> int:
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(address)
     server.listen(8)
-    sys.stdout.write(f"ready {_address_space()}\n")
+    space = _address_space()
+    ready = Path(address).parent / READY  # for the processes that share this zygote (attach)
+    ready.with_suffix(".part").write_text(str(space))
+    ready.with_suffix(".part").replace(ready)
+    sys.stdout.write(f"ready {space}\n")
     sys.stdout.flush()
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 1)
