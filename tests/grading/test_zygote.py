@@ -135,3 +135,49 @@ def test_a_dead_zygote_is_replaced_and_the_grading_still_scores(monkeypatch, tmp
     assert [p.status for p in parts] == [api.PASSED]
     assert zygote.get(zygote.KERNEL) is not kernels and zygote.get(zygote.KERNEL).alive()
 
+
+
+SHARED_WORKER = r'''
+import json, sys
+import nbformat
+from mlcasebook.grading import pool, zygote
+shared, source = json.loads(sys.argv[1]), open(sys.argv[2]).read()
+pool.warm_up(shared)
+task = {"student": "s", "notebook": "probe", "submission": source, "source": source, "release": None,
+        "timeout": 60, "memory_mb": 2048, "sandbox": None, "hide": []}
+result = pool.grade_task(task)
+if sys.argv[3] == "kill":  # the shared zygote dies between two gradings: this process starts its own
+    import os, select, signal
+    gone = os.pidfd_open(shared["kernels"]["pid"])
+    os.kill(shared["kernels"]["pid"], signal.SIGKILL)
+    select.select([gone], [], [], 10)
+    result = pool.grade_task(task)
+print("RESULT " + json.dumps({"statuses": [p["status"] for p in result.get("parts", [])], "error": result.get("error"),
+    "pids": {k: z.pid for k, z in zygote._zygotes.items()}, "own": {k: z.proc is not None for k, z in zygote._zygotes.items()}}))
+'''
+
+
+@pytest.mark.parametrize("then", ["keep", "kill"])
+def test_a_worker_forks_from_the_zygotes_its_command_shares(then, monkeypatch, tmp_path):
+    """The embedded cluster's workers fork from the pair their command started (pool.prestart), and a worker whose
+    shared zygote died starts its own and goes on scoring."""
+    import subprocess
+    import sys
+
+    zygote.stop_all()
+    zygote._failures.clear()
+    monkeypatch.setenv("MLCASEBOOK_WARM", "1")
+    for kind in (zygote.KERNEL, zygote.VERDICT):
+        assert zygote.get(kind) is not None, zygote.why_not(kind)
+    shared = zygote.shared()
+    source = A.write(_notebook("value = 42"), tmp_path / "solutions" / "probe.ipynb")
+    done = subprocess.run([sys.executable, "-c", SHARED_WORKER, json.dumps(shared), str(source), then],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "MPLBACKEND": "Agg"})
+    seen = json.loads(done.stdout.split("RESULT ", 1)[1]) if "RESULT " in done.stdout else done.stderr[-2000:]
+    assert isinstance(seen, dict), seen
+    assert seen["error"] is None and seen["statuses"] == [api.PASSED]
+    if then == "keep":
+        assert seen["pids"] == {k: v["pid"] for k, v in shared.items()} and not any(seen["own"].values())
+    else:
+        assert seen["own"][zygote.KERNEL] and seen["pids"][zygote.KERNEL] != shared[zygote.KERNEL]["pid"]
+    zygote.stop_all()

@@ -162,18 +162,23 @@ class _Pickler(pickle.Pickler):
         return None
 
     def reducer_override(self, obj):
-        """A long pandas string column (``str`` dtype, Python storage) travels as integer codes and its distinct
-        values: pickling it string by string took 0.13 s and its unpickling 0.07 s for a hidden experiment's
-        560,000 rows, measured; this way 0.07 s and 0.03 s, same dtype and values, missing ones included."""
-        import sys
+        return compact_strings(obj)
 
-        pd = sys.modules.get("pandas")
-        if pd is None or type(obj) is not pd.arrays.StringArray or len(obj) < 10_000:
-            return NotImplemented
-        codes, uniques = pd.factorize(obj)
-        values = np.append(np.asarray(uniques, dtype=object), np.array([obj.dtype.na_value], dtype=object))
-        codes[codes < 0] = len(uniques)
-        return _strings, (codes.astype(np.int32), values, obj.dtype)
+
+def compact_strings(obj):
+    """A pickler's ``reducer_override``: a long pandas string column (``str`` dtype, Python storage) travels as
+    integer codes and its distinct values. Pickling it string by string took 0.13 s and its unpickling 0.07 s for
+    a hidden experiment's 560,000 rows, measured; this way 0.07 s and 0.03 s, same dtype and values, missing ones
+    included."""
+    import sys
+
+    pd = sys.modules.get("pandas")
+    if pd is None or type(obj) is not pd.arrays.StringArray or len(obj) < 10_000:
+        return NotImplemented
+    codes, uniques = pd.factorize(obj)
+    values = np.append(np.asarray(uniques, dtype=object), np.array([obj.dtype.na_value], dtype=object))
+    codes[codes < 0] = len(uniques)
+    return _strings, (codes.astype(np.int32), values, obj.dtype)
 
 
 def dumps(value) -> bytes:
