@@ -88,6 +88,12 @@ class Warm(WorkerPlugin):
         zygote.stop_all()
 
 
+def dask_setup(worker=None) -> None:
+    """``dask worker ... --preload mlcasebook.grading.pool``: warm the worker as it starts, so the first
+    ``mlcasebook autograde`` on a long-lived cluster grades at once (the command's :class:`Warm` then finds it done)."""
+    warm_up()
+
+
 def peak_rss_mb() -> tuple[float, float, float]:
     """Peak resident memory of this worker, of the largest kernel it ran (a cold one it waited for, or a warm one
     read before it was killed) and of its zygotes together, in MB (a fork shares the zygote's pages until it
