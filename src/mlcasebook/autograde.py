@@ -255,7 +255,6 @@ def run(root: Path, assignment: str, *, students: list[str] | None = None, worke
         scheduler: str | None = None, timeout: float | None = None, memory_mb: int | None = None,
         force: bool = False, client=None, progress: bool = True) -> list[Outcome]:
     """Grade ``assignment`` for every (or the given) student; returns one outcome per (student, notebook)."""
-
     from mlcasebook.grading import pool
     from mlcasebook.grading.sandbox import DEFAULT_MEMORY_MB
 

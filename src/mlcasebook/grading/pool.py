@@ -169,7 +169,6 @@ def start(workers: int | None = None, scheduler: str | None = None, memory_mb: i
 
     from dask.distributed import Client, LocalCluster
 
-
     shared = None
     if scheduler:
         client = Client(scheduler, timeout="20s")

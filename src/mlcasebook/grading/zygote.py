@@ -216,13 +216,16 @@ class Zygote:
             return Forked(got[0], int(data), **streams)
 
     def alive(self) -> bool:
-        if self.proc is None:
-            return self.failed is None and not select.select([self.pidfd], [], [], 0)[0]
+        if self.proc is None:  # poll, not select: a long-lived worker may hold descriptors above 1024
+            poller = select.poll()
+            poller.register(self.pidfd, select.POLLIN)
+            return self.failed is None and not poller.poll(0)
         return self.failed is None and self.proc.poll() is None
 
     def stop(self) -> None:
         if self.proc is None:  # shared: its owner stops it
-            os.close(self.pidfd)
+            if self.pidfd >= 0:
+                os.close(self.pidfd)
             self.pidfd, self.failed = -1, "detached"
             return
         if self.proc.poll() is None:
