@@ -8,7 +8,8 @@ cell's score and manual-grading flag agree with nbgrader's, and the peak memory 
 reached through `--scheduler`, the path a multi-machine Dask cluster takes (its workers warmed when they start, by
 the README's `--preload`; that start is reported on its own); and a third time on the embedded
 cluster with warm starts off (``MLCASEBOOK_WARM=0``), so the zygotes' share of the speed-up is measured too.
-Every grader is timed as the command an instructor types, in a process of its own.
+Every grader is timed as the command an instructor types, in a process of its own; nbgrader and the embedded pool
+run twice, interleaved, and the faster run of each is compared (both runs are reported).
 """
 
 from __future__ import annotations
@@ -99,12 +100,19 @@ def measure() -> dict:
         for course in courses.values():
             students = build_course(course)
 
-        started = time.perf_counter()
-        _run(courses["nbgrader"], sys.executable, "-m", "nbgrader", "autograde", MODULE)
-        nbgrader_s = time.perf_counter() - started
-
-        # both graders timed as the commands an instructor types: each pays its own start and imports
-        embedded_s, embedded = _autograde(courses["embedded"], "--workers", "2")
+        # both graders timed as the commands an instructor types, each paying its own start and imports; each
+        # twice, interleaved (the second time regrading with --force), and the faster run of each compared, as
+        # benchmarks/run.py takes the least disturbed of its repeats; every run is reported
+        runs: dict[str, list[float]] = {"nbgrader": [], "embedded": []}
+        embedded = []
+        for again in ((), ("--force",)):
+            started = time.perf_counter()
+            _run(courses["nbgrader"], sys.executable, "-m", "nbgrader", "autograde", MODULE, *again)
+            runs["nbgrader"].append(round(time.perf_counter() - started, 1))
+            seconds, report = _autograde(courses["embedded"], "--workers", "2", *again)
+            runs["embedded"].append(round(seconds, 1))
+            embedded = embedded or report
+        nbgrader_s, embedded_s = min(runs["nbgrader"]), min(runs["embedded"])
         cold_s, cold = _autograde(courses["cold"], "--workers", "2", MLCASEBOOK_WARM="0")  # zygotes off
 
         # a cluster as the README starts one: workers warmed by `--preload mlcasebook.grading.pool` when they start
@@ -137,6 +145,7 @@ def measure() -> dict:
             "mlcasebook_autograde_workers_2_seconds": round(embedded_s, 1),
             "mlcasebook_autograde_scheduler_seconds": round(scheduler_s, 1),
             "mlcasebook_autograde_workers_2_cold_seconds": round(cold_s, 1),
+            "runs_seconds": runs,
             "scheduler_cluster_start_with_preload_seconds": round(cluster_s, 1),
             "throughput_ratio_vs_nbgrader": round(nbgrader_s / embedded_s, 2),
             "throughput_ratio_vs_nbgrader_scheduler": round(nbgrader_s / scheduler_s, 2),
