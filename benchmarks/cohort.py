@@ -4,10 +4,10 @@ One scratch course per grader, built identically: the 05_experimentation assignm
 handing in both, so twenty submissions: two solutions, two blank releases and six fixtures per notebook (fixtures
 are learner answers with known scores). Reported: wall seconds of each grader, the throughput ratio, whether every
 cell's score and manual-grading flag agree with nbgrader's, and the peak memory of each worker and its kernels.
-`mlcasebook autograde` runs twice: on its embedded LocalCluster (`--workers 2`) and on a separate LocalCluster
-reached through `--scheduler`, the path a multi-machine Dask cluster takes (its workers warmed when they start, by
-the README's `--preload`; that start is reported on its own); and a third time on the embedded
-cluster with warm starts off (``MLCASEBOOK_WARM=0``), so the zygotes' share of the speed-up is measured too.
+`mlcasebook autograde` runs on its embedded LocalCluster (`--workers 2`), on a separate LocalCluster reached through
+`--scheduler`, the path a multi-machine Dask cluster takes (its workers warmed when they start, by the README's
+`--preload`; that start is reported on its own), and on the embedded cluster with warm starts off
+(``MLCASEBOOK_WARM=0``), so the zygotes' share of the speed-up is measured too.
 Every grader is timed as the command an instructor types, in a process of its own; nbgrader and the embedded pool
 run twice, interleaved, and the faster run of each is compared (both runs are reported).
 """

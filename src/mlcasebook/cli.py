@@ -262,9 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_autograde(args) -> int:
     from mlcasebook.grading import pool
 
+    pool.skip_unused_imports()  # before nbformat's first import
     if not args.scheduler:
-        pool.prestart()  # first: the zygotes import while this process does (and see skip_unused_imports)
-    pool.skip_unused_imports()
+        pool.prestart()  # first: the zygotes import while this process does
     from mlcasebook import autograde
 
     root = Path(args.root).expanduser().resolve()
