@@ -549,9 +549,11 @@ def _onset_ok(got, want: int) -> bool:
 # ---------------------------------------------------------------- domain classifier
 
 
+@shared(maxsize=2)
 def domain_cases(seed: int) -> dict[str, tuple[pd.DataFrame, pd.DataFrame, list[str]]]:
     """Reference and current frames (2,000 rows each, with the stream's timestamp, window, score and label columns
-    left in): no drift; a mean shift; a stale join that keeps every marginal but breaks how features go together."""
+    left in): no drift; a mean shift; a stale join that keeps every marginal but breaks how features go together.
+    Cached: the learner's function gets copies of the frames."""
     from mlcasebook.datasets import Drift, make_production_stream
 
     rng = np.random.default_rng(seed)

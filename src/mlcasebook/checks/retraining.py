@@ -311,7 +311,9 @@ def _decision(value) -> bool:
 # ---------------------------------------------------------------- feedback loop: the randomised holdout
 
 
+@shared(maxsize=4)
 def _campaigns(seed: int | None) -> list:
+    """The contact campaigns of the holdout check (cached: the learner gets copies of their frames)."""
     if seed is None:
         return [make_contact_campaign(notebook_replay().stream, random_state=NOTEBOOK_SEED)]
     rng = np.random.default_rng(seed)

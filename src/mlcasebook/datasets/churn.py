@@ -55,6 +55,16 @@ class ChurnTruth:
         return float(average_precision_score(np.asarray(y_true), p))
 
 
+def _lookup(values, effects: dict[str, float]) -> np.ndarray:
+    """``effects[value]`` for every value, NaN for a value without one: what ``Series.map(effects)`` gives, without
+    its overhead (a production stream maps four columns in each of its windows)."""
+    values = np.asarray(values)
+    out = np.full(len(values), np.nan)
+    for level, effect in effects.items():
+        out[values == level] = effect
+    return out
+
+
 def _features(n: int, rng: np.random.Generator) -> pd.DataFrame:
     new = rng.random(n) < 0.35
     tenure = np.where(new, rng.exponential(7.0, n), rng.uniform(1, 72, n))
@@ -64,7 +74,7 @@ def _features(n: int, rng: np.random.Generator) -> pd.DataFrame:
     u = rng.random(n)
     contract = np.where(u < 1 - long_share, "month_to_month", np.where(u < 1 - long_share / 2, "one_year", "two_year"))
     internet = rng.choice(INTERNET, size=n, p=[0.35, 0.45, 0.20])
-    base_charge = pd.Series(internet).map({"dsl": 55.0, "fiber": 85.0, "none": 25.0}).to_numpy()
+    base_charge = _lookup(internet, {"dsl": 55.0, "fiber": 85.0, "none": 25.0})
     monthly = np.clip(np.round(base_charge + rng.normal(0, 12, n), 2), 18.0, 120.0)
     support = rng.poisson(np.where(internet == "fiber", 1.2, 0.7))
     payment = rng.choice(PAYMENTS, size=n, p=[0.35, 0.22, 0.22, 0.21])
@@ -93,11 +103,11 @@ def log_odds_terms(X: pd.DataFrame) -> dict[str, np.ndarray]:
     """
     return {
         "tenure_months": _TENURE_PER_MONTH * X["tenure_months"].to_numpy(),
-        "contract": X["contract"].map(_CONTRACT_EFFECT).to_numpy(),
-        "internet_service": X["internet_service"].map(_INTERNET_EFFECT).to_numpy(),
+        "contract": _lookup(X["contract"], _CONTRACT_EFFECT),
+        "internet_service": _lookup(X["internet_service"], _INTERNET_EFFECT),
         "monthly_charges": _CHARGES_PER_DOLLAR * (X["monthly_charges"].to_numpy() - 65.0),
         "support_calls_90d": _SUPPORT_CALL * X["support_calls_90d"].to_numpy(),
-        "payment_method": X["payment_method"].map(_PAYMENT_EFFECT).to_numpy(),
+        "payment_method": _lookup(X["payment_method"], _PAYMENT_EFFECT),
         "senior_citizen": _SENIOR * X["senior_citizen"].to_numpy(),
         "paperless_billing": _PAPERLESS * X["paperless_billing"].to_numpy(),
         "num_services": _PER_EXTRA_SERVICE * (X["num_services"].to_numpy() - 1),
