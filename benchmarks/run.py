@@ -9,7 +9,8 @@ Each figure sits beside its baseline measured in the same run:
 * for notebooks with a ground truth: the reference solution's metric vs the generator's optimum;
 * a cohort (benchmarks/cohort.py): 20 submissions graded by `nbgrader autograde` and by `mlcasebook autograde
   --workers 2` (and through a separate LocalCluster's scheduler): seconds, ratio, identical scores, worker memory.
-Options: --only NAME (substring of the notebook path), --suite (also time the whole test suite), --no-cohort.
+Options: --only NAME (substring of the notebook path), --suite (also time the whole test suite and project it to
+19 notebooks: benchmarks/suite.py), --suite-only, --no-cohort.
 """
 
 from __future__ import annotations
@@ -89,7 +90,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default="", help="benchmark only notebooks whose path contains this (their "
                         "entries in the output are replaced, the others kept)")
-    parser.add_argument("--suite", action="store_true", help="also time `make test`'s pytest runs")
+    parser.add_argument("--suite", action="store_true", help="also time `make test` and project it to the full "
+                        "curriculum (benchmarks/suite.py)")
+    parser.add_argument("--suite-only", action="store_true", help="time `make test` only; keep the other figures")
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results.json"))
     parser.add_argument("--no-cohort", action="store_true", help="skip the cohort throughput comparison")
     parser.add_argument("--repeats", type=int, default=3,
@@ -98,6 +101,8 @@ def main() -> None:
     args = parser.parse_args()
 
     notebooks = [p for p in (case.source(ROOT) for case in curriculum.cases(ROOT)) if args.only in str(p)]
+    if args.suite_only:
+        notebooks, args.no_cohort = [], True
     results = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
                "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                            "load_average_at_start": os.getloadavg()[0]},
@@ -151,14 +156,17 @@ def main() -> None:
         results["cohort"] = cohort.measure()
         print(f"  ratio {results['cohort']['throughput_ratio_vs_nbgrader']}x, identical "
               f"{results['cohort']['identical_scores_and_flags']}", flush=True)
-    if args.suite:
-        started = time.perf_counter()
-        # ARGS= : make hands its command line (this run's ARGS=--suite) down to the sub-make's pytest otherwise
-        done = subprocess.run(["make", "test", "ARGS="], cwd=ROOT, env=_env(), check=False)
-        results["test_suite_seconds"] = round(time.perf_counter() - started, 1)
-        results["test_suite_passed"] = done.returncode == 0
+    if args.suite or args.suite_only:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        import suite
+
+        print("· suite: make test, today and projected to the full curriculum", flush=True)
+        results["suite"] = suite.measure(_env())
+        projected = results["suite"]["projected"]
+        print(f"  {results['suite']['seconds']} s today ({results['suite']['notebooks']} notebooks), "
+              f"projected {projected['seconds']} s at {projected['notebooks']}", flush=True)
     out = Path(args.output)
-    if args.only and out.is_file():  # a partial run updates its notebooks and keeps every other figure as it was
+    if (args.only or args.suite_only) and out.is_file():  # a partial run keeps every other figure as it was
         previous = json.loads(out.read_text())
         results = {**previous, "notebooks": {**previous.get("notebooks", {}), **results["notebooks"]},
                    **{k: v for k, v in results.items() if k not in ("notebooks", "when", "machine")}}

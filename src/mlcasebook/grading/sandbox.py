@@ -278,15 +278,26 @@ def signals_held():
 
     A Python signal handler that runs inside a fork — in an at-fork callback of the parent, or in the child before
     exec — makes Python print "Exception ignored in ..." with a traceback; blocked, the signal waits for the
-    fork to finish. The child unblocks it before exec (:func:`_die_with_parent`)."""
+    fork to finish. The child unblocks it before exec (:func:`_die_with_parent`). Blocking covers this thread
+    only: the signal can still reach another thread of the grader (pyzmq's, a background import), and Python then
+    runs the handler in this one, inside the fork's at-fork callbacks (seen once in the hostile catalogue: "release
+    unlocked lock" from concurrent.futures' at-fork lock). So the handler is also swapped for one that only notes
+    the signal, and the signal is raised again once the fork is done."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    noted: list[int] = []
+    handlers = {sig: signal.signal(sig, lambda signum, frame: noted.append(signum))
+                for sig in _HELD if signal.getsignal(sig) is not None}  # None: a handler set outside Python, kept
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
     try:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(noted):
+            signal.raise_signal(sig)
 
 
 MAX_TEMP_DIR_CHARS = 48  # the kernel's and the channel's Unix sockets live ~50 characters below it; 107 at most

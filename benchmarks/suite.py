@@ -1,0 +1,101 @@
+"""The test suite's time today and projected to the full curriculum (`make bench ARGS=--suite`).
+
+Runs `make test` once with pytest's ``--durations=0`` and splits the suite's test-seconds into the part that grows
+with each notebook — its nbval run, its gradings (test_grading), its check, data and claim tests, its message cases,
+doctests of its checks and generators — and the fixed part (the hostile catalogue, the cohort and nbgrader paths,
+the CLI, the browser tests, the zygotes, ...). The projection scales the per-notebook part by
+``target / notebooks today`` and keeps the fixed part:
+
+    main step  = measured wall x (per_notebook x scale + fixed) / (per_notebook + fixed)
+    nbval step = measured wall x scale
+
+so the measured efficiency of the two workers (work stealing, the last test's tail) carries over. It assumes the
+notebooks still to come cost what today's cost on average.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_NOTEBOOKS = 19  # CURRICULUM.md: the full course
+BUDGET_SECONDS = 15 * 60  # ARCHITECTURE.md: the suite stays under 15 minutes on 2 cores at 19 notebooks
+
+_DURATION = re.compile(r"^([\d.]+)s (call|setup|teardown)\s+(\S+)")
+_SUMMARY = re.compile(r"=* ?(?:\d+ \w+(?:, )?)+ in ([\d.]+)s")
+#: test files whose every test is about one notebook (parametrised over them, or named for its checks or data)
+_PER_NOTEBOOK_FILES = ("test_grading.py", "test_check_messages.py", "test_release.py")
+_PER_NOTEBOOK_PREFIXES = ("test_checks_", "test_datasets_")
+_PER_NOTEBOOK_SOURCES = ("src/mlcasebook/checks/", "src/mlcasebook/datasets/", "src/mlcasebook/cases/")
+
+
+def per_notebook(nodeid: str, notebooks: tuple[str, ...]) -> bool:
+    """Whether a test's cost comes once per notebook (it grows with the curriculum) or once per suite."""
+    path = nodeid.split("::")[0]
+    name = Path(path).name
+    if name in _PER_NOTEBOOK_FILES or name.startswith(_PER_NOTEBOOK_PREFIXES) or name.endswith("_claims.py"):
+        return True
+    if path.startswith(_PER_NOTEBOOK_SOURCES):
+        return True
+    params = nodeid.partition("[")[2]
+    return any(nb in params for nb in notebooks)
+
+
+def split(output: str, notebooks: tuple[str, ...]) -> dict[str, float]:
+    """Test-seconds of the main pytest step (``tests``, doctests), per notebook and fixed."""
+    sums = {"per_notebook": 0.0, "fixed": 0.0}
+    for line in output.splitlines():
+        m = _DURATION.match(line.strip())
+        if m and not m.group(3).startswith(("solutions/", "notebooks/")):
+            sums["per_notebook" if per_notebook(m.group(3), notebooks) else "fixed"] += float(m.group(1))
+    return {k: round(v, 1) for k, v in sums.items()}
+
+
+def project(nbval_s: float, main_s: float, rest_s: float, seconds: dict[str, float], today: int,
+            target: int = TARGET_NOTEBOOKS) -> dict:
+    """The suite's wall time at ``target`` notebooks from today's steps (see the module's docstring)."""
+    scale = target / today
+    p, f = seconds["per_notebook"], seconds["fixed"]
+    main = main_s * (p * scale + f) / (p + f) if p + f else main_s
+    total = nbval_s * scale + main + rest_s
+    return {"notebooks": target, "scale": round(scale, 3), "nbval_seconds": round(nbval_s * scale, 1),
+            "main_seconds": round(main, 1), "seconds": round(total, 1), "minutes": round(total / 60, 1),
+            "within_budget": total < BUDGET_SECONDS}
+
+
+def measure(env: dict | None = None) -> dict:
+    """Run `make test` with durations; return today's figures and the projection."""
+    from mlcasebook import curriculum
+
+    cases = curriculum.cases(ROOT)
+    notebooks = tuple(c.notebook for c in cases)
+    load = round(os.getloadavg()[0], 2)
+    started = time.perf_counter()
+    # ARGS is handed to both pytest steps; make passes its own command line down otherwise
+    done = subprocess.run(["make", "test", "ARGS=--durations=0"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          check=False)
+    total = time.perf_counter() - started
+    walls = [float(m.group(1)) for m in map(_SUMMARY.match, done.stdout.splitlines()) if m]
+    if len(walls) < 2:
+        sys.stderr.write(done.stdout[-3000:] + done.stderr[-3000:])
+        raise RuntimeError("make test did not report both pytest steps")
+    nbval_s, main_s = walls[0], walls[1]
+    rest = max(0.0, total - nbval_s - main_s)  # ruff, make, pytest start-up and collection
+    seconds = split(done.stdout, notebooks)
+    return {"when": datetime.now(UTC).isoformat(timespec="seconds"), "load_average_at_start": load,
+            "passed": done.returncode == 0, "seconds": round(total, 1), "nbval_seconds": nbval_s,
+            "main_seconds": main_s, "other_seconds": round(rest, 1), "notebooks": len(notebooks),
+            "main_test_seconds": seconds,
+            "projected": project(nbval_s, main_s, rest, seconds, len(notebooks))}
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(measure(), indent=2))
