@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET_NOTEBOOKS = 19  # CURRICULUM.md: the full course
 BUDGET_SECONDS = 15 * 60  # ARCHITECTURE.md: the suite stays under 15 minutes on 2 cores at 19 notebooks
 
+LOG = ROOT / "test-artifacts" / "suite-durations.log"
 _DURATION = re.compile(r"^([\d.]+)s (call|setup|teardown)\s+(\S+)")
 _SUMMARY = re.compile(r"=* ?(?:\d+ \w+(?:, )?)+ in ([\d.]+)s")
 #: test files whose every test is about one notebook (parametrised over them, or named for its checks or data)
@@ -76,11 +77,14 @@ def measure(env: dict | None = None) -> dict:
     cases = curriculum.cases(ROOT)
     notebooks = tuple(c.notebook for c in cases)
     load = round(os.getloadavg()[0], 2)
+    when = datetime.now(UTC).isoformat(timespec="seconds")
     started = time.perf_counter()
     # ARGS is handed to both pytest steps; make passes its own command line down otherwise
     done = subprocess.run(["make", "test", "ARGS=--durations=0"], cwd=ROOT, env=env, capture_output=True, text=True,
                           check=False)
     total = time.perf_counter() - started
+    LOG.parent.mkdir(exist_ok=True)
+    LOG.write_text(done.stdout + done.stderr)  # every test's duration, to see where the time went
     walls = [float(m.group(1)) for m in map(_SUMMARY.match, done.stdout.splitlines()) if m]
     if len(walls) < 2:
         sys.stderr.write(done.stdout[-3000:] + done.stderr[-3000:])
@@ -88,7 +92,7 @@ def measure(env: dict | None = None) -> dict:
     nbval_s, main_s = walls[0], walls[1]
     rest = max(0.0, total - nbval_s - main_s)  # ruff, make, pytest start-up and collection
     seconds = split(done.stdout, notebooks)
-    return {"when": datetime.now(UTC).isoformat(timespec="seconds"), "load_average_at_start": load,
+    return {"when": when, "load_average_at_start": load, "log": str(LOG.relative_to(ROOT)),
             "passed": done.returncode == 0, "seconds": round(total, 1), "nbval_seconds": nbval_s,
             "main_seconds": main_s, "other_seconds": round(rest, 1), "notebooks": len(notebooks),
             "main_test_seconds": seconds,

@@ -31,10 +31,12 @@ SEEDS = range(20)
 
 
 def _labels_counts(reference, current):
-    reference, current = pd.Series(reference).astype(str), pd.Series(current).astype(str)
-    labels = sorted(set(reference.unique()) | set(current.unique()))  # unique() first: iterating every row is slow
-    return (reference.value_counts().reindex(labels, fill_value=0).to_numpy(),
-            current.value_counts().reindex(labels, fill_value=0).to_numpy())
+    """Counts of each label (compared as text) in both samples, over the union of their labels."""
+    # counted first, then the labels turned into text: converting every row to str is what cost the time
+    r, c = (pd.Series(s).value_counts() for s in (reference, current))
+    r, c = (v.groupby(v.index.astype(str)).sum() for v in (r, c))
+    labels = sorted(set(r.index) | set(c.index))
+    return r.reindex(labels, fill_value=0).to_numpy(), c.reindex(labels, fill_value=0).to_numpy()
 
 
 def _samples(reference, current):
@@ -363,13 +365,11 @@ def make_table(psi=psi_quantile, previous=False):
     def drift_table(frame, features, reference_windows):
         rows = []
         windows = sorted(frame["window"].unique())
+        reference = frame[frame["window"] < reference_windows]
         for window in windows:
             if window < reference_windows:
                 continue
-            if previous:
-                ref = frame[frame["window"] == window - 1]
-            else:
-                ref = frame[frame["window"] < reference_windows]
+            ref = frame[frame["window"] == window - 1] if previous else reference
             cur = frame[frame["window"] == window]
             for f in features:
                 r, c = ref[f].dropna(), cur[f].dropna()
