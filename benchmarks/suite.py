@@ -58,6 +58,42 @@ def split(output: str, notebooks: tuple[str, ...]) -> dict[str, float]:
     return {k: round(v, 1) for k, v in sums.items()}
 
 
+def owner(nodeid: str, cases) -> tuple[str, ...]:
+    """The notebooks a per-notebook test is about: named in its parameters (a notebook, or a part's grade-id
+    prefix), or by its file (test_checks_<checks>.py, test_datasets_<datasets>.py, a checks or datasets module's
+    doctests); a dataset shared by several notebooks is shared between them."""
+    path, params = nodeid.split("::")[0], nodeid.partition("[")[2]
+    named = tuple(c.notebook for c in cases if c.notebook in params)
+    if named:
+        return named
+    by_prefix = tuple(c.notebook for c in cases if params.startswith(f"{c.prefix}_"))
+    if by_prefix:
+        return by_prefix[:1]
+    stem = Path(path).stem
+    if stem.startswith("test_checks_"):
+        return tuple(c.notebook for c in cases if c.checks == stem.removeprefix("test_checks_"))
+    if stem.startswith("test_datasets_"):
+        return tuple(c.notebook for c in cases if stem.removeprefix("test_datasets_") in c.datasets)
+    if path.startswith(("src/mlcasebook/checks/", "src/mlcasebook/datasets/")):
+        return tuple(c.notebook for c in cases if stem == c.checks or stem in c.datasets)
+    return ()
+
+
+def by_notebook(output: str, cases) -> dict[str, float]:
+    """Per-notebook test-seconds of the main step attributed to each notebook (``(shared)``: the rest)."""
+    notebooks = tuple(c.notebook for c in cases)
+    sums = {nb: 0.0 for nb in notebooks}
+    sums["(shared)"] = 0.0
+    for line in output.splitlines():
+        m = _DURATION.match(line.strip())
+        if not m or m.group(3).startswith(("solutions/", "notebooks/")) or not per_notebook(m.group(3), notebooks):
+            continue
+        owners = owner(m.group(3), cases) or ("(shared)",)
+        for nb in owners:
+            sums[nb] += float(m.group(1)) / len(owners)
+    return dict(sorted(((k, round(v, 1)) for k, v in sums.items()), key=lambda kv: -kv[1]))
+
+
 def project(nbval_s: float, main_s: float, rest_s: float, seconds: dict[str, float], today: int,
             target: int = TARGET_NOTEBOOKS) -> dict:
     """The suite's wall time at ``target`` notebooks from today's steps (see the module's docstring)."""
@@ -65,9 +101,12 @@ def project(nbval_s: float, main_s: float, rest_s: float, seconds: dict[str, flo
     p, f = seconds["per_notebook"], seconds["fixed"]
     main = main_s * (p * scale + f) / (p + f) if p + f else main_s
     total = nbval_s * scale + main + rest_s
+    # what each notebook still to come may cost the main step, in test-seconds, for the suite to stay in budget
+    room = (BUDGET_SECONDS - nbval_s * scale - rest_s) * (p + f) / main_s - p - f if main_s else 0.0
     return {"notebooks": target, "scale": round(scale, 3), "nbval_seconds": round(nbval_s * scale, 1),
             "main_seconds": round(main, 1), "seconds": round(total, 1), "minutes": round(total / 60, 1),
-            "within_budget": total < BUDGET_SECONDS}
+            "within_budget": total < BUDGET_SECONDS, "per_notebook_test_seconds_today": round(p / today, 1),
+            "allowed_test_seconds_per_new_notebook": round(room / (target - today), 1) if target > today else None}
 
 
 def measure(env: dict | None = None) -> dict:
@@ -75,7 +114,6 @@ def measure(env: dict | None = None) -> dict:
     from mlcasebook import curriculum
 
     cases = curriculum.cases(ROOT)
-    notebooks = tuple(c.notebook for c in cases)
     load = round(os.getloadavg()[0], 2)
     when = datetime.now(UTC).isoformat(timespec="seconds")
     started = time.perf_counter()
@@ -85,18 +123,23 @@ def measure(env: dict | None = None) -> dict:
     total = time.perf_counter() - started
     LOG.parent.mkdir(exist_ok=True)
     LOG.write_text(done.stdout + done.stderr)  # every test's duration, to see where the time went
-    walls = [float(m.group(1)) for m in map(_SUMMARY.match, done.stdout.splitlines()) if m]
+    return {"when": when, "load_average_at_start": load, "log": str(LOG.relative_to(ROOT)),
+            "passed": done.returncode == 0, **analyse(done.stdout, total, cases)}
+
+
+def analyse(output: str, total: float, cases) -> dict:
+    """Today's figures and the projection from `make test`'s output (``total``: its wall seconds)."""
+    walls = [float(m.group(1)) for m in map(_SUMMARY.match, output.splitlines()) if m]
     if len(walls) < 2:
-        sys.stderr.write(done.stdout[-3000:] + done.stderr[-3000:])
+        sys.stderr.write(output[-3000:])
         raise RuntimeError("make test did not report both pytest steps")
     nbval_s, main_s = walls[0], walls[1]
     rest = max(0.0, total - nbval_s - main_s)  # ruff, make, pytest start-up and collection
-    seconds = split(done.stdout, notebooks)
-    return {"when": when, "load_average_at_start": load, "log": str(LOG.relative_to(ROOT)),
-            "passed": done.returncode == 0, "seconds": round(total, 1), "nbval_seconds": nbval_s,
-            "main_seconds": main_s, "other_seconds": round(rest, 1), "notebooks": len(notebooks),
-            "main_test_seconds": seconds,
-            "projected": project(nbval_s, main_s, rest, seconds, len(notebooks))}
+    seconds = split(output, tuple(c.notebook for c in cases))
+    return {"seconds": round(total, 1), "nbval_seconds": nbval_s, "main_seconds": main_s,
+            "other_seconds": round(rest, 1), "notebooks": len(cases), "main_test_seconds": seconds,
+            "main_test_seconds_by_notebook": by_notebook(output, cases),
+            "projected": project(nbval_s, main_s, rest, seconds, len(cases))}
 
 
 if __name__ == "__main__":

@@ -48,3 +48,25 @@ def test_projection_scales_the_per_notebook_part_only():
     assert out["main_seconds"] == pytest.approx(100.0 * (300 + 50) / 200)
     assert out["seconds"] == pytest.approx(60.0 + 175.0 + 5.0)
     assert out["within_budget"]
+    assert out["per_notebook_test_seconds_today"] == 15.0
+    # the room left: (900 - 60 - 5) s of wall is 835 / 100 * 200 = 1670 test-seconds, 1470 more than today's 200
+    assert out["allowed_test_seconds_per_new_notebook"] == pytest.approx(147.0)
+
+
+def test_per_notebook_seconds_are_attributed_to_their_notebook():
+    from mlcasebook import curriculum
+
+    cases = curriculum.cases()
+    by = {c.checks: c.notebook for c in cases}
+    output = "\n".join([
+        "3.00s call     tests/test_grading.py::test_fixture_scores_what_it_declares[drift_detection/alerts_pvalue_only]",
+        "2.00s call     tests/test_checks_drift.py::test_every_allowed_alert_rule_passes[3]",
+        "1.00s call     tests/test_check_messages.py::test_hidden_style_messages_leak_nothing[retraining_policy_cusum]",
+        "4.00s call     tests/test_datasets_churn.py::test_rate",  # churn data: shared by two notebooks
+        "9.00s call     tests/test_cohort.py::test_readme_sequence_with_three_learners",  # fixed: not counted
+    ])
+    got = suite.by_notebook(output, cases)
+    assert got["drift_detection"] == 5.0 and got[by["retraining"]] == 1.0
+    sharing = [c.notebook for c in cases if "churn" in c.datasets]
+    assert len(sharing) >= 2 and all(got[nb] == round(4.0 / len(sharing), 1) for nb in sharing)
+    assert sum(got.values()) == pytest.approx(10.0, abs=0.2)
