@@ -48,13 +48,19 @@ def per_notebook(nodeid: str, notebooks: tuple[str, ...]) -> bool:
     return any(nb in params for nb in notebooks)
 
 
-def split(output: str, notebooks: tuple[str, ...]) -> dict[str, float]:
-    """Test-seconds of the main pytest step (``tests``, doctests), per notebook and fixed."""
-    sums = {"per_notebook": 0.0, "fixed": 0.0}
+def _durations(output: str):
+    """(seconds, test id) of every duration line of the main pytest step (``tests``, doctests; not nbval's cells)."""
     for line in output.splitlines():
         m = _DURATION.match(line.strip())
         if m and not m.group(3).startswith(("solutions/", "notebooks/")):
-            sums["per_notebook" if per_notebook(m.group(3), notebooks) else "fixed"] += float(m.group(1))
+            yield float(m.group(1)), m.group(3)
+
+
+def split(output: str, notebooks: tuple[str, ...]) -> dict[str, float]:
+    """Test-seconds of the main pytest step, per notebook and fixed."""
+    sums = {"per_notebook": 0.0, "fixed": 0.0}
+    for seconds, nodeid in _durations(output):
+        sums["per_notebook" if per_notebook(nodeid, notebooks) else "fixed"] += seconds
     return {k: round(v, 1) for k, v in sums.items()}
 
 
@@ -84,13 +90,11 @@ def by_notebook(output: str, cases) -> dict[str, float]:
     notebooks = tuple(c.notebook for c in cases)
     sums = {nb: 0.0 for nb in notebooks}
     sums["(shared)"] = 0.0
-    for line in output.splitlines():
-        m = _DURATION.match(line.strip())
-        if not m or m.group(3).startswith(("solutions/", "notebooks/")) or not per_notebook(m.group(3), notebooks):
-            continue
-        owners = owner(m.group(3), cases) or ("(shared)",)
-        for nb in owners:
-            sums[nb] += float(m.group(1)) / len(owners)
+    for seconds, nodeid in _durations(output):
+        if per_notebook(nodeid, notebooks):
+            owners = owner(nodeid, cases) or ("(shared)",)
+            for nb in owners:
+                sums[nb] += seconds / len(owners)
     return dict(sorted(((k, round(v, 1)) for k, v in sums.items()), key=lambda kv: -kv[1]))
 
 
