@@ -445,8 +445,10 @@ def host_files_after(course: Path, folder: Path, context: dict) -> dict:
             "new_files": [p.name for p in checks_dir.iterdir() if p.name == "hacked.py"]}
 
 
-LIMIT = 10  # seconds per cell in the time-out cases: short, but far above the ~0.1 s a normal mini cell needs (4 s was
-# exceeded by normal cells on a loaded machine)
+# seconds per cell in the time-out cases, a fraction on purpose (nbclient's own limit takes whole seconds only). Far
+# above what a normal mini cell needs: with six busy processes on the two cores, every part passed at a 1 s limit and
+# two timed out at 0.7 s. Each time-out case spends this long in its loop.
+LIMIT = 4.5
 T = ["--json", "--timeout", str(LIMIT)]
 
 RUNS: dict[str, Run] = {
@@ -469,7 +471,7 @@ RUNS: dict[str, Run] = {
     "a_forged_pickle": Run(forged_notebook, after_run=pwned),
     "a_env": Run(learner({**WRONG, "mini_value": ENV_DUMP})),
     # B. time-outs, crashes, floods
-    **{f"b_loop_blank_{i}": Run(learner({"mini_value": "value = None\n" + LOOP}), args=T) for i in (1, 2, 3)},
+    **{f"b_loop_blank_{i}": Run(learner({"mini_value": "value = None\n" + LOOP}), args=T) for i in (1, 2)},
     **{f"b_loop_good_{i}": Run(learner({**GOOD, "mini_double": GOOD["mini_double"] + "\n" + LOOP}), args=T) for i in (1, 2)},
     "b_sigint_ignored": Run(learner({**GOOD, "mini_value": "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
                                                            "value = 42\n" + LOOP}), args=T),
@@ -700,8 +702,8 @@ def _a_env(r):
     no_secret(r, SECRET_VALUE)
 
 
-def _b_loop_blank(r1, r2, r3):
-    for r in (r1, r2, r3):
+def _b_loop_blank(r1, r2):
+    for r in (r1, r2):
         out = graded_ok(r)
         p = part(r, "mini_value_test")
         assert (p["points"], p["status"]) == (0, "timed out"), p
@@ -709,7 +711,7 @@ def _b_loop_blank(r1, r2, r3):
         for gid in ("mini_double_test", "mini_srm_test", "mini_metric_test"):
             assert (part(r, gid)["points"], part(r, gid)["status"]) == (0, "not attempted"), part(r, gid)
         assert out["score"] == 0
-    assert [p for p in r1["json"]["parts"]] == r2["json"]["parts"] == r3["json"]["parts"]
+    assert r1["json"]["parts"] == r2["json"]["parts"]
 
 
 def _b_loop_good(r1, r2):
@@ -905,7 +907,7 @@ CASES = [
     Case("A-environment-dump", ("a_env",), _a_env,
          "fails: the kernel inherited the grader's whole environment, sentinel included"),
     # ---- B. time-outs, crashes, floods, interrupts
-    Case("B-loop-first-cell-blank-3-runs", ("b_loop_blank_1", "b_loop_blank_2", "b_loop_blank_3"), _b_loop_blank,
+    Case("B-loop-first-cell-blank-2-runs", ("b_loop_blank_1", "b_loop_blank_2"), _b_loop_blank,
          "passes: the interrupt stopped `while True: pass` and the message was the same; it ran hidden tests unsandboxed"),
     Case("B-loop-in-good-notebook-2-runs", ("b_loop_good_1", "b_loop_good_2"), _b_loop_good,
          "fails: the interrupted cell had defined double(), so its test passed on a timed-out cell (state read past)"),

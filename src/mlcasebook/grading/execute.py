@@ -390,7 +390,9 @@ def _run_once(work, run: Run, timeout: float, sandbox: Sandbox, verdict: Verdict
     km = _KernelManager(kernel_name="python3", transport="ipc", ip=str(sandbox.workdir / "k"),
                         connection_file=str(sandbox.workdir / "kernel.json"))
     km.sandbox = sandbox
-    client = _Client(work, km=km, timeout=timeout, interrupt_on_timeout=False, allow_errors=True,
+    # nbclient's `timeout` trait takes whole seconds only (1.5 raised a TraitError); `timeout_func` takes any
+    client = _Client(work, km=km, timeout=None, timeout_func=lambda _cell: timeout, interrupt_on_timeout=False,
+                     allow_errors=True,
                      resources={"metadata": {"path": str(sandbox.workdir)}}, shutdown_kernel="immediate",
                      extra_arguments=["--IPKernelApp.log_level=ERROR"], startup_timeout=60)
     client._spent, client._truncated = {}, run.truncated
