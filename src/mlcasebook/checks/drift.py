@@ -390,6 +390,12 @@ def _must_alert(stream, threshold: float = 0.3) -> set[tuple[str, int]]:
     return out
 
 
+@shared(maxsize=2)
+def _needed_alerts(seed: int) -> frozenset[tuple[str, int]]:
+    """:func:`_must_alert` of the drifted stream of :func:`alert_streams` (fixed per seed: built once)."""
+    return frozenset(_must_alert(alert_streams(seed)["drifted"]))
+
+
 ALERT_FUNCTION = Ladder(
     Misconception("no_alert_table", lambda e: e.unusable,
                   "alert_rule(drift_table(...)) must give a table with the columns feature, window and a boolean "
@@ -441,7 +447,7 @@ def alert_function(name: str, drift_table: Callable, alert_rule: Callable, *, se
         if key == "noisy_control":
             noise_pairs = len(stream.features) * (int(stream.frame["window"].max()) + 1 - ref_w)
         if key == "drifted":
-            needed = _must_alert(stream)
+            needed = set(_needed_alerts(seed))
             drifted_features = set(stream.truth.drifts["feature"])
     false = (len(pairs["control"]) + len(pairs["noisy_control"])
              + len({p for p in pairs["drifted"] if p[0] not in drifted_features}))

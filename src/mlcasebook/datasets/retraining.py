@@ -111,6 +111,7 @@ class Replay:
         bayes = np.minimum(self._p, 1 - self._p)
         self._bayes = np.add.reduceat(bayes, self._starts)
         self._raw = frame[self.features]
+        self._columns: dict[str, tuple] = {}
         self._models: dict[int, dict] = {}
         self._oracle: ReplayResult | None = None
 
@@ -150,10 +151,9 @@ class Replay:
         """Per window, the largest PSI over the features of that window against the model's training rows."""
         model = self._model(trained_at)
         if "psi" not in model:
-            reference = self._raw[model["mask"]]
             worst = np.zeros(self.n_windows)
             for column in self.features:
-                codes, n_bins = _bin_codes(reference[column], self._raw[column])
+                codes, n_bins = _bin_codes(self._column(column), model["mask"])
                 counts = np.bincount(self._window * n_bins + codes, minlength=self.n_windows * n_bins)
                 counts = counts.reshape(self.n_windows, n_bins).astype(float)
                 ref = np.bincount(codes[model["mask"]], minlength=n_bins).astype(float)
@@ -162,6 +162,17 @@ class Replay:
                 worst = np.maximum(worst, np.sum((cur - ref) * np.log(cur / ref), axis=1))
             model["psi"] = worst
         return model["psi"]
+
+    def _column(self, column: str) -> tuple:
+        """A feature as :func:`_bin_codes` reads it, built once: (levels, codes) of a categorical, or the floats."""
+        if column not in self._columns:
+            values = self._raw[column]
+            if values.dtype == object:
+                codes, uniques = pd.factorize(values)  # a missing value is code -1
+                self._columns[column] = (list(uniques), codes)
+            else:
+                self._columns[column] = (values.to_numpy(dtype=float),)
+        return self._columns[column]
 
     # ------------------------------------------------------------ replaying
 
@@ -266,16 +277,20 @@ def _as_bool(value) -> bool:
     raise TypeError(f"a trigger policy returns True or False, got {type(value).__name__}")
 
 
-def _bin_codes(reference: pd.Series, values: pd.Series) -> tuple[np.ndarray, int]:
-    """Bin codes of ``values`` with bins fixed on ``reference`` (deciles or levels) and a last bin for missing."""
-    if values.dtype == object:
-        levels = sorted(reference.dropna().unique())
-        codes = pd.Categorical(values, categories=levels).codes.astype(int)
+def _bin_codes(column: tuple, reference: np.ndarray) -> tuple[np.ndarray, int]:
+    """Bin codes of a feature's values (from :meth:`Replay._column`) with bins fixed on the ``reference`` rows
+    (deciles, or the levels seen there) and a last bin for missing values and unseen levels."""
+    if len(column) == 2:
+        uniques, codes = column
+        seen = np.unique(codes[reference & (codes >= 0)])
+        levels = sorted(uniques[k] for k in seen)
+        rank = {level: i for i, level in enumerate(levels)}
         n_bins = len(levels) + 1
-        return np.where(codes < 0, n_bins - 1, codes), n_bins
-    ref = reference.to_numpy(dtype=float)
+        lookup = np.array([rank.get(u, n_bins - 1) for u in uniques] + [n_bins - 1], dtype=int)
+        return lookup[codes], n_bins  # code -1 (missing) reads the last entry
+    (v,) = column
+    ref = v[reference]
     edges = np.unique(np.quantile(ref[~np.isnan(ref)], np.linspace(0, 1, _PSI_BINS + 1)[1:-1]))
-    v = values.to_numpy(dtype=float)
     n_bins = len(edges) + 2
     return np.where(np.isnan(v), n_bins - 1, np.searchsorted(edges, v, side="right")), n_bins
 
