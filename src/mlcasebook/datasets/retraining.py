@@ -111,7 +111,7 @@ class Replay:
         bayes = np.minimum(self._p, 1 - self._p)
         self._bayes = np.add.reduceat(bayes, self._starts)
         self._raw = frame[self.features]
-        self._columns: dict[str, tuple] = {}
+        self._columns: dict[str, tuple[list | None, np.ndarray]] = {}
         self._models: dict[int, dict] = {}
         self._oracle: ReplayResult | None = None
 
@@ -164,14 +164,15 @@ class Replay:
         return model["psi"]
 
     def _column(self, column: str) -> tuple:
-        """A feature as :func:`_bin_codes` reads it, built once: (levels, codes) of a categorical, or the floats."""
+        """A feature as :func:`_bin_codes` reads it, built once: (levels, codes) of a categorical, (None, floats) of
+        a number."""
         if column not in self._columns:
             values = self._raw[column]
             if values.dtype == object:
                 codes, uniques = pd.factorize(values)  # a missing value is code -1
                 self._columns[column] = (list(uniques), codes)
             else:
-                self._columns[column] = (values.to_numpy(dtype=float),)
+                self._columns[column] = (None, values.to_numpy(dtype=float))
         return self._columns[column]
 
     # ------------------------------------------------------------ replaying
@@ -277,22 +278,21 @@ def _as_bool(value) -> bool:
     raise TypeError(f"a trigger policy returns True or False, got {type(value).__name__}")
 
 
-def _bin_codes(column: tuple, reference: np.ndarray) -> tuple[np.ndarray, int]:
+def _bin_codes(column: tuple[list | None, np.ndarray], reference: np.ndarray) -> tuple[np.ndarray, int]:
     """Bin codes of a feature's values (from :meth:`Replay._column`) with bins fixed on the ``reference`` rows
     (deciles, or the levels seen there) and a last bin for missing values and unseen levels."""
-    if len(column) == 2:
-        uniques, codes = column
-        seen = np.unique(codes[reference & (codes >= 0)])
+    uniques, values = column
+    if uniques is not None:  # values are the codes of pd.factorize
+        seen = np.unique(values[reference & (values >= 0)])
         levels = sorted(uniques[k] for k in seen)
         rank = {level: i for i, level in enumerate(levels)}
         n_bins = len(levels) + 1
         lookup = np.array([rank.get(u, n_bins - 1) for u in uniques] + [n_bins - 1], dtype=int)
-        return lookup[codes], n_bins  # code -1 (missing) reads the last entry
-    (v,) = column
-    ref = v[reference]
+        return lookup[values], n_bins  # code -1 (missing) reads the last entry
+    ref = values[reference]
     edges = np.unique(np.quantile(ref[~np.isnan(ref)], np.linspace(0, 1, _PSI_BINS + 1)[1:-1]))
     n_bins = len(edges) + 2
-    return np.where(np.isnan(v), n_bins - 1, np.searchsorted(edges, v, side="right")), n_bins
+    return np.where(np.isnan(values), n_bins - 1, np.searchsorted(edges, values, side="right")), n_bins
 
 
 def make_contact_campaign(stream, windows: Iterable[int] | None = None, *, threshold: float = case.THRESHOLD,
