@@ -1,6 +1,6 @@
 """What `make install` pins keeps each grading process quick to start.
 
-Every `mlcasebook check`, nbgrader command, kernel manager and test worker imports nbformat, and nbformat imports
+Every `mlcasebook check`, nbgrader command, Jupyter server and test worker imports nbformat, and nbformat imports
 jsonschema. jsonschema 4.25+ imports ``rfc3987_syntax`` when it is installed (its ``format-nongpl`` extra, which
 jupyter-events asks for), and that module builds an Earley parser for the IRI grammar at import: 0.93 s of the
 1.10 s ``import nbformat`` took here, paid by every process (upstream: python-jsonschema/jsonschema#1392, #1521).
