@@ -163,7 +163,7 @@ class Replay:
             model["psi"] = worst
         return model["psi"]
 
-    def _column(self, column: str) -> tuple:
+    def _column(self, column: str) -> tuple[list | None, np.ndarray]:
         """A feature as :func:`_bin_codes` reads it, built once: (levels, codes) of a categorical, (None, floats) of
         a number."""
         if column not in self._columns:
